@@ -1,0 +1,88 @@
+"""One settings object for the whole package, read from ``TRENDCAST_*`` variables and ``.env``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "REPO_ROOT", "DBT_PROJECT_DIR"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+WarehouseKind = Literal["duckdb", "postgres"]
+
+
+class Settings(BaseSettings):
+    """Every knob trendcast reads. ``.env.example`` documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="TRENDCAST_", env_file=".env", extra="ignore")
+
+    state_dir: Path = Field(Path(".trendcast"), description="Local state: DuckDB file, logs, MLflow, outbox.")
+    warehouse: WarehouseKind = Field("duckdb", description="Warehouse backend; also the dbt target name.")
+    duckdb_path: Path | None = Field(None, description="DuckDB file; default <state_dir>/warehouse.duckdb.")
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5432
+    pg_user: str = "postgres"
+    pg_password: SecretStr = SecretStr("")
+    pg_database: str = "trendcast"
+    pseudonymisation_salt: SecretStr | None = Field(
+        None,
+        description="Salt for hashing customer ids. Unset: a random salt is created once in the state dir.",
+    )
+    max_future_days: int = Field(1, description="Ingest rejects invoice dates more than this many days ahead.")
+
+    @property
+    def state_path(self) -> Path:
+        return self.state_dir.expanduser().resolve()
+
+    @property
+    def duckdb_file(self) -> Path:
+        path = self.duckdb_path or self.state_dir / "warehouse.duckdb"
+        return path.expanduser().resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.warehouse == "duckdb":
+            return f"duckdb:///{self.duckdb_file}"
+        password = self.pg_password.get_secret_value()
+        auth = f"{self.pg_user}:{password}" if password else self.pg_user
+        return f"postgresql+psycopg2://{auth}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+
+    def salt(self) -> str:
+        """The pseudonymisation salt; created once per state dir when not configured."""
+        if self.pseudonymisation_salt is not None:
+            return self.pseudonymisation_salt.get_secret_value()
+        salt_file = self.state_path / "secrets" / "pseudonymisation_salt"
+        if not salt_file.exists():
+            salt_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(salt_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        return salt_file.read_text().strip()
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for dbt: ``profiles.yml`` reads exactly these variables."""
+        return {
+            "TRENDCAST_WAREHOUSE": self.warehouse,
+            "TRENDCAST_DUCKDB_PATH": str(self.duckdb_file),
+            "TRENDCAST_PG_HOST": self.pg_host,
+            "TRENDCAST_PG_PORT": str(self.pg_port),
+            "TRENDCAST_PG_USER": self.pg_user,
+            "TRENDCAST_PG_PASSWORD": self.pg_password.get_secret_value(),
+            "TRENDCAST_PG_DATABASE": self.pg_database,
+            "TRENDCAST_PSEUDONYMISATION_SALT": self.salt(),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        }
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use (never at import time)."""
+    return Settings()
