@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         description="Salt for hashing customer ids. Unset: a random salt is created once in the state dir.",
     )
     max_future_days: int = Field(1, description="Ingest rejects invoice dates more than this many days ahead.")
+    mlflow_tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI; unset: sqlite:///<state_dir>/mlflow/mlflow.db."
+    )
+    promotion_margin: float = Field(0.02, description="Relative WRMSSE gain a challenger needs to become @champion.")
+    forecast_horizon: int = Field(28, description="Days ahead each forecast covers.")
 
     @property
     def state_path(self) -> Path:
