@@ -37,6 +37,8 @@ class Settings(BaseSettings):
         description="Salt for hashing customer ids. Unset: a random salt is created once in the state dir.",
     )
     max_future_days: int = Field(1, description="Ingest rejects invoice dates more than this many days ahead.")
+    ingest_chunk_rows: int = Field(250_000, description="Rows validated per streamed chunk; bounds ingest memory.")
+    ingest_duckdb_memory_limit: str = Field("1GB", description="DuckDB memory_limit for ingest's final copy.")
     mlflow_tracking_uri: str | None = Field(
         None, description="MLflow tracking URI; unset: sqlite:///<state_dir>/mlflow/mlflow.db."
     )

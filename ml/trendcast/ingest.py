@@ -1,0 +1,21 @@
+"""``trendcast ingest``: load shop files into the warehouse's raw schema (validated, atomic, idempotent).
+
+- Formats: csv / parquet / xlsx in the Online Retail II shape (UCI column-name variants accepted), plus the
+  generator's events and product_text files; the kind is detected from the columns. A directory means all
+  supported files in it, sorted (``manifest.json`` is ignored).
+- A file is one batch: ``batch_id`` = sha256 of its bytes; a batch already in ``raw.ingest_batches`` is
+  skipped. Rows, quarantine rows and the batch row are written in one transaction.
+- Any bad row rejects the file with :class:`~trendcast.exceptions.IngestError` naming file, row, column,
+  value and what was expected; ``quarantine=True`` loads the good rows of a transactions file and puts the
+  bad ones in ``raw.transactions_quarantine``. File-level problems always reject.
+- ``progress(file_name, rows_validated_so_far)`` is called after each chunk.
+
+The implementation lives in :mod:`trendcast.ingestion` (readers, cells, dates, validation, spool, loader,
+schema); this module is the stable import point for the CLI and the DAGs.
+"""
+
+from __future__ import annotations
+
+from trendcast.ingestion import BatchResult, ensure_raw_schema, expand_paths, file_batch_id, ingest_paths
+
+__all__ = ["BatchResult", "ingest_paths", "ensure_raw_schema", "expand_paths", "file_batch_id"]
