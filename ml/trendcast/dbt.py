@@ -170,13 +170,13 @@ def _raise_on_failure(command: str, result: DbtRunResult) -> DbtRunResult:
     return result
 
 
-def build(settings: Settings | None = None, select: str | None = None) -> DbtRunResult:
+def build(settings: Settings | None = None, select: str | None = None, *, quiet: bool = False) -> DbtRunResult:
     """``dbt build`` (seeds, models, snapshots, data and unit tests), optionally for a selection.
 
     Raises:
         DbtError: listing each failed node with its message.
     """
-    args = ["build"]
+    args = ["build", "--quiet"] if quiet else ["build"]
     if select:
         args += ["--select", select]
     return _raise_on_failure("build", run_dbt(args, settings))

@@ -83,7 +83,7 @@ def run_demo(
         return f"{len(results)} files, {loaded:,} rows loaded, {skipped} already loaded"
 
     def do_build() -> str:
-        result = dbt.build(settings)
+        result = dbt.build(settings, quiet=True)
         return f"{result.n_nodes} dbt nodes, invocation {result.invocation_id}"
 
     timed("generate", do_generate)

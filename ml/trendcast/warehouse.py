@@ -69,10 +69,9 @@ def table_exists(conn: Connection, schema: str, table: str) -> bool:
 
 
 def list_tables(conn: Connection, schema: str) -> list[str]:
-    inspector = sa.inspect(conn)
-    if schema not in inspector.get_schema_names():
-        return []
-    return sorted(inspector.get_table_names(schema=schema) + inspector.get_view_names(schema=schema))
+    """Tables and views of a schema (information_schema: duckdb-engine's inspector prefixes catalog names)."""
+    query = sa.text("select table_name from information_schema.tables where table_schema = :schema")
+    return sorted(row[0] for row in conn.execute(query, {"schema": schema}))
 
 
 def row_count(conn: Connection, schema: str, table: str) -> int:

@@ -1,41 +1,19 @@
-"""The dbt project on the real Online Retail II files: cleaning counts match the dataset README."""
+"""Online Retail II end to end (ingest, then dbt build): cleaning counts match the dataset README."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from tests.dbt.raw_fixture import create_raw_schema
 from trendcast.dbt import build
+from trendcast.ingest import ingest_paths
 from trendcast.settings import Settings
 from trendcast.warehouse import connect
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
-
-
-def _load_online_retail(settings: Settings, dataset_dir: Path) -> None:
-    """Both yearly files as two batches, in file order (the overlap lands in the second one)."""
-    with connect(settings) as conn:
-        create_raw_schema(conn)
-    with duckdb.connect(str(settings.duckdb_file)) as con:
-        files = sorted(dataset_dir.glob("online_retail_ii_*.parquet"))
-        for day, path in enumerate(files):
-            batch_id = hashlib.sha256(path.read_bytes()).hexdigest()
-            con.execute(
-                f"""
-                insert into raw.transactions
-                select "Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price",
-                       cast(cast("Customer ID" as bigint) as varchar), "Country",
-                       ?, ?, file_row_number + 1, timestamp '2024-01-01 06:00:00' + to_days({day})
-                from read_parquet(?, file_row_number = true)
-                """,
-                [batch_id, path.name, str(path)],
-            )
 
 
 def test_real_data_build(dataset_dir: Path, tmp_path: Path) -> None:
@@ -45,7 +23,8 @@ def test_real_data_build(dataset_dir: Path, tmp_path: Path) -> None:
         duckdb_path=tmp_path / "warehouse.duckdb",
         pseudonymisation_salt="real-data-test",
     )
-    _load_online_retail(settings, dataset_dir)
+    # the user's route: `trendcast ingest` of both files, overlap and all, then `trendcast build`
+    ingest_paths(sorted(dataset_dir.glob("online_retail_ii_*.parquet")), settings=settings)
     result = build(settings)
     assert result.success
     with connect(settings) as conn:
