@@ -39,6 +39,22 @@ class Settings(BaseSettings):
     max_future_days: int = Field(1, description="Ingest rejects invoice dates more than this many days ahead.")
     ingest_chunk_rows: int = Field(250_000, description="Rows validated per streamed chunk; bounds ingest memory.")
     ingest_duckdb_memory_limit: str = Field("1GB", description="DuckDB memory_limit for ingest's final copy.")
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server for alerts; unset: .eml files in <state_dir>/outbox (or Airflow's SMTP connection).",
+    )
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_ssl: bool = Field(False, description="Implicit TLS (SMTP over SSL).")
+    smtp_timeout_s: float = 30.0
+    smtp_from: str = "trendcast@localhost"
+    smtp_conn_id: str = Field("smtp_default", description="Airflow connection used when smtp_host is unset.")
+    alert_recipients: str = Field("", description="Comma-separated recipients of data-quality and failure alerts.")
+    dq_row_count_tolerance: float = Field(0.10, description="Allowed +/- share of rows vs the last successful run.")
+    dq_chunk_rows: int = Field(5_000_000, description="Tables above this many rows are validated in chunks.")
+    dq_active_item_days: int = Field(28, description="Items sold within this many days must appear in a forecast.")
     mlflow_tracking_uri: str | None = Field(
         None, description="MLflow tracking URI; unset: sqlite:///<state_dir>/mlflow/mlflow.db."
     )
