@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from trendcast.exceptions import SchemaContractError
 from trendcast.settings import DBT_PROJECT_DIR, Settings, get_settings
 from trendcast.warehouse import connect, replace_partition, table_exists
 
@@ -287,7 +288,7 @@ def run_daily_anomalies(
     params = params or AnomalyParams()
     with connect(settings) as conn:
         if not table_exists(conn, "marts", "ml_item_daily_sales"):
-            raise FileNotFoundError("marts.ml_item_daily_sales does not exist: run `trendcast build` first")
+            raise SchemaContractError("marts.ml_item_daily_sales does not exist: run `trendcast build` first")
         if detection_date is None:
             latest = conn.execute(sa.text("select max(sale_date) from marts.ml_item_daily_sales")).scalar()
             detection_date = pd.Timestamp(latest).date()

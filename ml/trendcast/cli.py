@@ -52,7 +52,9 @@ def generate(
     manifest = run_generate(
         out, seed=seed, n_items=items, n_customers=customers, start=date.fromisoformat(start), days=days, **kwargs
     )
-    console.print(f"wrote {manifest.expected['raw_rows']:,} invoice lines to {out} (manifest.json lists the planted effects)")
+    console.print(
+        f"wrote {manifest.expected['raw_rows']:,} invoice lines to {out} (manifest.json lists the planted effects)"
+    )
 
 
 @app.command()
@@ -85,7 +87,164 @@ def build(select: Annotated[str | None, typer.Option(help="dbt node selection.")
         result = dbt_build(select=select)
     except TrendcastError as exc:
         raise _fail(exc) from None
-    console.print(f"dbt build ok: {result.n_nodes} nodes in {result.elapsed_s:.1f} s (invocation {result.invocation_id})")
+    console.print(
+        f"dbt build ok: {result.n_nodes} nodes in {result.elapsed_s:.1f} s (invocation {result.invocation_id})"
+    )
+
+
+@app.command()
+def validate(
+    tables: Annotated[
+        list[str] | None, typer.Argument(help="Tables to validate, e.g. marts.ml_item_daily_sales.")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Validate every table that has a suite.")] = False,
+    cutoff: Annotated[
+        str | None, typer.Option(help="Expected data cutoff (YYYY-MM-DD); default: last sale day.")
+    ] = None,
+) -> None:
+    """Validate tables with the Great Expectations suites in expectations/; exit 1 when a blocking check fails."""
+    from trendcast.quality import validate_tables
+
+    result = validate_tables(
+        None if all_ or not tables else tables, expected_cutoff=date.fromisoformat(cutoff) if cutoff else None
+    )
+    table = Table("suite", "table", "rows", "result", "seconds", title=f"validation run {result.run_id}")
+    for suite in result.suites:
+        status = "[green]passed[/]" if suite.success else "[bold red]FAILED[/]"
+        if suite.outcomes and all(o.skipped for o in suite.outcomes):
+            status = "skipped (no rows yet)"
+        table.add_row(suite.suite, suite.table, f"{suite.n_rows:,}", status, f"{suite.seconds:.1f}")
+    console.print(table)
+    for outcome in result.failures:
+        console.print(
+            f"[red]failed[/] {outcome.suite}: {outcome.check} ({outcome.expectation_type}) "
+            f"expected {outcome.expected}, observed {outcome.observed_value}",
+            highlight=False,
+        )
+    for outcome in result.warnings:
+        console.print(
+            f"[yellow]warning[/] {outcome.suite}: {outcome.check} expected {outcome.expected}", highlight=False
+        )
+    if result.alert is not None:
+        console.print(f"alert: {result.alert.path or result.alert.server}")
+    if not result.passed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def backtest(
+    models: Annotated[list[str] | None, typer.Option("--model", "-m", help="Models to compare (repeat).")] = None,
+    input_file: Annotated[
+        Path | None, typer.Option("--input", help="Long-format csv/parquet (unique_id, ds, y) instead of the mart.")
+    ] = None,
+    horizon: Annotated[int, typer.Option(help="Days ahead.")] = 28,
+    folds: Annotated[int, typer.Option(help="Rolling-origin folds.")] = 3,
+) -> None:
+    """Rolling-origin backtest of models beside the baselines, on the feature mart or your own series."""
+    from trendcast.forecasting.data import load_item_daily_sales, read_series_file
+    from trendcast.forecasting.workflow import BASELINES, build_models, leaderboard, run_backtest
+
+    try:
+        frame = read_series_file(input_file) if input_file else load_item_daily_sales()
+        names = models or [*BASELINES, "xgb"]
+        with console.status(f"backtesting {', '.join(names)} on {frame['unique_id'].nunique():,} series"):
+            result, evaluation = run_backtest(frame, build_models(names), horizon=horizon, n_folds=folds)
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    _print_leaderboard(leaderboard(result, evaluation).to_dict("records"), [f"{c:%Y-%m-%d}" for c in result.cutoffs])
+
+
+@app.command()
+def train(
+    families: Annotated[list[str] | None, typer.Option("--family", "-f", help="xgb, lstm, transformer.")] = None,
+    horizon: Annotated[int | None, typer.Option(help="Days ahead (default: settings).")] = None,
+    folds: Annotated[int, typer.Option(help="Rolling-origin folds.")] = 3,
+) -> None:
+    """Backtest, log to MLflow, register challengers and promote a winner to @champion."""
+    from trendcast.forecasting.workflow import train as run_train
+
+    settings = get_settings()
+    try:
+        with console.status("training and backtesting"):
+            report = run_train(
+                settings, families=families or ["xgb"], horizon=horizon or settings.forecast_horizon, n_folds=folds
+            )
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    _print_leaderboard(report.leaderboard, report.cutoffs)
+    for decision in report.decisions:
+        console.print(f"{'promoted' if decision['promoted'] else 'kept champion'}: {decision['reason']}")
+    console.print(f"@champion: {report.champion}")
+
+
+@app.command()
+def forecast(
+    date_: Annotated[
+        str | None, typer.Option("--date", help="Forecast date (YYYY-MM-DD); default: data cutoff.")
+    ] = None,
+) -> None:
+    """Forecast every active item with the @champion and write forecasts.item_daily_forecast for that date."""
+    from trendcast.forecasting.workflow import forecast as run_forecast
+
+    try:
+        report = run_forecast(forecast_date=date.fromisoformat(date_) if date_ else None)
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"wrote {report.rows:,} forecast rows for {report.items:,} items, forecast date {report.forecast_date} "
+        f"({report.model_name} v{report.model_version}, run {report.mlflow_run_id})"
+    )
+
+
+@app.command()
+def trends(
+    date_: Annotated[str | None, typer.Option("--date", help="As-of date (YYYY-MM-DD); default: data cutoff.")] = None,
+) -> None:
+    """Rising / falling / stable signals per item and category into trends.item_trend_signals."""
+    from trendcast.forecasting.workflow import trends as run_trends
+
+    try:
+        report = run_trends(as_of=date.fromisoformat(date_) if date_ else None)
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"{report.rows:,} trend signals as of {report.as_of}: {report.rising} rising, {report.falling} falling items"
+    )
+
+
+@app.command()
+def anomalies(
+    days: Annotated[int, typer.Option(help="Days to scan back from the data cutoff.")] = 7,
+) -> None:
+    """Detect anomalous item-days and shop-days, store them in ops.sales_anomalies and send the digest."""
+    from trendcast.anomalies import run_daily_anomalies
+
+    try:
+        found, delivery = run_daily_anomalies(days=days)
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"{len(found):,} anomalies in the last {days} days; digest: {delivery.path or delivery.server if delivery else '-'}"
+    )
+
+
+@app.command()
+def sql(query: Annotated[str, typer.Argument(help="A read-only SQL query.")]) -> None:
+    """Run a read-only query on the warehouse and print the result (for a quick look; use a SQL client for more)."""
+    import pandas as pd
+
+    from trendcast.warehouse import read_only_query
+
+    try:
+        frame: pd.DataFrame = read_only_query(query)
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    table = Table(*map(str, frame.columns))
+    for row in frame.head(200).itertuples(index=False):
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+    if len(frame) > 200:
+        console.print(f"... {len(frame) - 200:,} more rows")
 
 
 @app.command()
@@ -131,6 +290,30 @@ def clean(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] 
         raise typer.Exit(code=1)
     shutil.rmtree(state)
     console.print(f"removed {state}")
+
+
+def _print_leaderboard(rows: list[dict], cutoffs: list[str]) -> None:
+    table = Table(
+        "model",
+        "WRMSSE",
+        "RMSSE",
+        "MASE",
+        "WAPE",
+        "bias",
+        "pinball",
+        "cov 80",
+        "cov 95",
+        "fit+predict s",
+        title=f"backtest, cutoffs {', '.join(cutoffs)}",
+    )
+    for r in rows:
+        table.add_row(
+            r["model"],
+            *(f"{r[m]:.3f}" for m in ("wrmsse", "rmsse", "mase", "wape", "bias", "scaled_pinball")),
+            *(f"{r[m]:.0%}" for m in ("coverage_80", "coverage_95")),
+            f"{r['fit_s'] + r['predict_s']:.1f}",
+        )
+    console.print(table)
 
 
 def _print_counts(counts: list) -> None:

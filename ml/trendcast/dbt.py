@@ -176,6 +176,10 @@ def build(settings: Settings | None = None, select: str | None = None, *, quiet:
     Raises:
         DbtError: listing each failed node with its message.
     """
+    from trendcast.outputs import ensure_output_tables
+
+    settings = settings or get_settings()
+    ensure_output_tables(settings)  # consumer marts read the write-back tables as sources
     args = ["build", "--quiet"] if quiet else ["build"]
     if select:
         args += ["--select", select]

@@ -10,6 +10,7 @@ __all__ = [
     "DataValidationError",
     "DbtError",
     "ModelNotFoundError",
+    "QueryError",
 ]
 
 
@@ -39,3 +40,7 @@ class DbtError(TrendcastError):
 
 class ModelNotFoundError(TrendcastError):
     """No registered model (or alias) matches the request."""
+
+
+class QueryError(TrendcastError):
+    """A query against the warehouse failed (bad SQL, or a write attempted through a read-only path)."""

@@ -18,6 +18,7 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from trendcast.exceptions import QueryError
 from trendcast.settings import Settings, get_settings
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "row_count",
     "list_tables",
     "quote_ident",
+    "read_only_query",
 ]
 
 log = logging.getLogger(__name__)
@@ -112,9 +114,7 @@ def append_frame(conn: Connection, schema: str, table: str, frame: pd.DataFrame)
     return len(frame)
 
 
-def replace_partition(
-    conn: Connection, schema: str, table: str, frame: pd.DataFrame, where: Mapping[str, Any]
-) -> int:
+def replace_partition(conn: Connection, schema: str, table: str, frame: pd.DataFrame, where: Mapping[str, Any]) -> int:
     """Delete the rows matching ``where`` and append ``frame``, in the caller's transaction.
 
     Re-running the same partition is idempotent, and readers never see it half written.
@@ -124,3 +124,24 @@ def replace_partition(
     written = append_frame(conn, schema, table, frame)
     log.info("replaced %s rows in %s.%s where %s", written, schema, table, dict(where))
     return written
+
+
+def read_only_query(query: str, settings: Settings | None = None) -> pd.DataFrame:
+    """Run one query through a read-only connection (DuckDB opened read-only, PostgreSQL in a read-only
+    transaction), so nothing typed here can change the warehouse."""
+    import duckdb
+
+    settings = settings or get_settings()
+    try:
+        if settings.warehouse == "duckdb":
+            with duckdb.connect(str(settings.duckdb_file), read_only=True) as con:
+                return con.execute(query).df()
+        engine = create_warehouse_engine(settings)
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("set transaction read only")
+                return pd.read_sql(sa.text(query), conn)
+        finally:
+            engine.dispose()
+    except (sa.exc.SQLAlchemyError, duckdb.Error) as exc:
+        raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None

@@ -27,7 +27,7 @@ from trendcast.quality.outcomes import ExpectationOutcome, SuiteResult
 from trendcast.quality.results import previous_stats
 from trendcast.quality.suites import ExpectationSpec, SuiteSpec
 from trendcast.settings import Settings
-from trendcast.warehouse import quote_ident, table_exists
+from trendcast.warehouse import quote_ident, row_count, table_exists
 
 __all__ = [
     "validate_suite_table",
@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_WRITE_BACK_SCHEMAS = ("forecasts", "trends", "scores")
 
 DATA_DOCS_SITE = "trendcast"
 # Expectations about the columns and dtypes: the first chunk answers them for the whole table.
@@ -527,7 +529,14 @@ def validate_suite_table(
     before, say, the first forecast was written).
     """
     started = dt.datetime.now(dt.UTC)
-    if not table_exists(conn, suite.schema_name, suite.table_name):
+    exists = table_exists(conn, suite.schema_name, suite.table_name)
+    # Write-back tables are created empty before the first dbt build; nothing to validate until a run writes.
+    unwritten = (
+        exists
+        and suite.schema_name in _WRITE_BACK_SCHEMAS
+        and row_count(conn, suite.schema_name, suite.table_name) == 0
+    )
+    if not exists or (missing_ok and unwritten):
         outcome = ExpectationOutcome(
             suite=suite.name,
             table=suite.table,
@@ -537,7 +546,7 @@ def validate_suite_table(
             frame="rows",
             severity="blocking",
             success=missing_ok,
-            expected=f"table {suite.table} exists",
+            expected=f"table {suite.table} exists and has rows",
             exception=None if missing_ok else f"table {suite.table} does not exist",
             skipped=missing_ok,
         )
