@@ -1,0 +1,276 @@
+"""The forecasting steps the CLI and the DAGs call: backtest, train (register + promote), forecast, trends.
+
+Each step reads the feature mart through :mod:`trendcast.forecasting.data`, so it runs the same on DuckDB and
+PostgreSQL, and each is one Airflow task and one ``trendcast`` sub-command.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from datetime import date
+
+import pandas as pd
+from pydantic import BaseModel
+
+from trendcast.forecasting.backtest import BacktestResult, rolling_origin_backtest
+from trendcast.forecasting.data import data_cutoff, load_item_daily_sales
+from trendcast.forecasting.frames import ID_COL, TARGET_COL, TIME_COL
+from trendcast.forecasting.metrics import Evaluation
+from trendcast.forecasting.models.base import Forecaster
+from trendcast.settings import Settings, get_settings
+
+__all__ = [
+    "TARGET",
+    "BASELINES",
+    "MODEL_FAMILIES",
+    "build_models",
+    "run_backtest",
+    "leaderboard",
+    "TrainReport",
+    "train",
+    "ForecastReport",
+    "forecast",
+    "TrendReport",
+    "trends",
+]
+
+log = logging.getLogger(__name__)
+
+TARGET = "item_demand"
+#: Reference models every backtest runs beside trendcast's own (the promotion rule needs SeasonalNaive).
+BASELINES = ("SeasonalNaive", "AutoETS", "Zero", "Mean28")
+#: Trendcast model families; each becomes a challenger in the registry.
+MODEL_FAMILIES = ("xgb", "lstm", "transformer")
+
+
+def build_models(names: Sequence[str]) -> list[Forecaster]:
+    """Fresh, unfitted models by name (baselines: SeasonalNaive, AutoETS, AutoTheta, Zero, Mean28;
+    trendcast: xgb, lstm, transformer)."""
+    from trendcast.forecasting.models import baselines
+
+    factories: dict[str, Callable[[], Forecaster]] = {
+        "SeasonalNaive": baselines.seasonal_naive,
+        "AutoETS": baselines.auto_ets,
+        "AutoTheta": baselines.auto_theta,
+        "Zero": baselines.ZeroForecast,
+        "Mean28": lambda: baselines.WindowMean(28),
+        "xgb": _xgb,
+        "lstm": _lstm,
+        "transformer": _transformer,
+    }
+    unknown = [n for n in names if n not in factories]
+    if unknown:
+        raise ValueError(f"unknown models {unknown}; choose from {sorted(factories)}")
+    return [factories[n]() for n in names]
+
+
+def _xgb() -> Forecaster:
+    from trendcast.forecasting.models.gbm import GlobalXGBForecaster
+
+    return GlobalXGBForecaster()
+
+
+def _lstm() -> Forecaster:
+    from trendcast.forecasting.models.neural import LSTMForecaster
+
+    return LSTMForecaster()
+
+
+def _transformer() -> Forecaster:
+    from trendcast.forecasting.models.neural import TransformerForecaster
+
+    return TransformerForecaster()
+
+
+def run_backtest(
+    df: pd.DataFrame,
+    models: Sequence[Forecaster],
+    *,
+    horizon: int = 28,
+    n_folds: int = 3,
+    cutoffs: Sequence[pd.Timestamp | str] | None = None,
+) -> tuple[BacktestResult, Evaluation]:
+    """Rolling-origin backtest of ``models`` on the same folds, and its evaluation."""
+    result = rolling_origin_backtest(df, models, horizon=horizon, n_folds=n_folds, cutoffs=cutoffs)
+    return result, result.evaluate()
+
+
+def leaderboard(result: BacktestResult, evaluation: Evaluation) -> pd.DataFrame:
+    """Mean-over-folds metrics and wall times per model, best WRMSSE first."""
+    board = evaluation.overall().copy()
+    times = result.timings.groupby("model")[["fit_s", "predict_s"]].sum()
+    board = board.join(times)
+    return board.sort_values("wrmsse").reset_index()
+
+
+class TrainReport(BaseModel):
+    leaderboard: list[dict]
+    cutoffs: list[str]
+    decisions: list[dict]
+    champion: str | None
+
+
+def train(
+    settings: Settings | None = None,
+    *,
+    families: Sequence[str] = ("xgb",),
+    baselines: Sequence[str] = BASELINES,
+    horizon: int = 28,
+    n_folds: int = 3,
+    frame: pd.DataFrame | None = None,
+) -> TrainReport:
+    """Backtest the families beside the baselines, log each family to MLflow, register it as ``@challenger``
+    and promote it to ``@champion`` when it beats SeasonalNaive (and the current champion) unbiased."""
+    from trendcast.forecasting import registry
+
+    settings = settings or get_settings()
+    df = load_item_daily_sales(settings) if frame is None else frame
+    reference = build_models(baselines)
+    candidates = build_models(families)
+    result, evaluation = run_backtest(df, [*reference, *candidates], horizon=horizon, n_folds=n_folds)
+    board = leaderboard(result, evaluation)
+    overall = evaluation.overall()
+    baseline_metrics = {name: overall.loc[name].to_dict() for name in baselines}
+    folds = evaluation.summary[evaluation.summary["fold"] != "mean"]
+    decisions = []
+    for family, model in zip(families, candidates, strict=True):
+        model_folds = folds[folds["model"] == model.name].reset_index(drop=True)
+        model.fit(df)  # the registered model is trained on all data up to the cutoff
+        run_id = registry.log_backtest_run(
+            TARGET,
+            model.name,
+            model,
+            getattr(model, "params", {"family": family}),
+            model_folds,
+            overall.loc[model.name].to_dict(),
+            df,
+            settings=settings,
+            horizon=horizon,
+        )
+        info = registry.get_model_info(TARGET, run_id=run_id, settings=settings)
+        decision = registry.promote_if_better(
+            TARGET, info.version, overall.loc[model.name].to_dict(), baseline_metrics, settings=settings
+        )
+        log.info("%s (run %s, version %s): %s", model.name, run_id, info.version, decision.reason)
+        decisions.append(decision.model_dump(mode="json"))
+    try:
+        champion = registry.get_model_info(TARGET, alias=registry.CHAMPION, settings=settings).family
+    except Exception:  # noqa: BLE001 - no champion yet is a normal outcome
+        champion = None
+    return TrainReport(
+        leaderboard=json.loads(board.to_json(orient="records")),
+        cutoffs=[f"{c:%Y-%m-%d}" for c in result.cutoffs],
+        decisions=decisions,
+        champion=champion,
+    )
+
+
+class ForecastReport(BaseModel):
+    forecast_date: date
+    rows: int
+    items: int
+    model_name: str
+    model_version: str
+    mlflow_run_id: str
+
+
+def _dbt_invocation_id(settings: Settings) -> str:
+    from trendcast.dbt import target_path
+
+    run_results = target_path(settings) / "run_results.json"
+    if run_results.exists():
+        return json.loads(run_results.read_text())["metadata"]["invocation_id"]
+    return "unknown"
+
+
+def forecast(
+    settings: Settings | None = None,
+    *,
+    forecast_date: date | None = None,
+    horizon: int = 28,
+    validation_run_id: str | None = None,
+) -> ForecastReport:
+    """Forecast every active item ``horizon`` days after ``forecast_date`` (default: the data cutoff) with the
+    ``@champion`` and write ``forecasts.item_daily_forecast`` for that date in one transaction.
+
+    The champion's pipeline (model family, hyperparameters, features) is refitted on history up to the forecast
+    date, so a daily run uses the newest data while the weekly retrain decides which pipeline serves.
+    """
+    from trendcast.forecasting import registry, writeback
+
+    settings = settings or get_settings()
+    df = load_item_daily_sales(settings, as_of=forecast_date)
+    cutoff = forecast_date or data_cutoff(df)
+    df = _active_items(df, cutoff)
+    model, info = registry.load_champion(TARGET, settings)
+    model.fit(df)
+    predictions = model.predict(horizon)
+    rows = writeback.write_forecasts(
+        predictions,
+        forecast_date=cutoff,
+        model_info=info,
+        dbt_invocation_id=_dbt_invocation_id(settings),
+        validation_run_id=validation_run_id,
+        settings=settings,
+        horizon=horizon,
+    )
+    return ForecastReport(
+        forecast_date=cutoff,
+        rows=rows,
+        items=predictions[ID_COL].nunique(),
+        model_name=info.name,
+        model_version=str(info.version),
+        mlflow_run_id=info.run_id,
+    )
+
+
+def _active_items(df: pd.DataFrame, cutoff: date, window_days: int = 365) -> pd.DataFrame:
+    """Items with a sale in the ``window_days`` before the cutoff: discontinued items get no forecast."""
+    recent = df[df[TIME_COL] > pd.Timestamp(cutoff) - pd.Timedelta(days=window_days)]
+    active = recent.loc[recent[TARGET_COL] > 0, ID_COL].unique()
+    return df[df[ID_COL].isin(active)].reset_index(drop=True)
+
+
+class TrendReport(BaseModel):
+    as_of: date
+    rows: int
+    rising: int
+    falling: int
+
+
+def trends(settings: Settings | None = None, *, as_of: date | None = None) -> TrendReport:
+    """Trend signals per item and category from recent history plus the latest forecast of ``as_of``."""
+    import sqlalchemy as sa
+
+    from trendcast.trends import compute_trend_signals, write_trend_signals
+    from trendcast.warehouse import connect, table_exists
+
+    settings = settings or get_settings()
+    df = load_item_daily_sales(settings, as_of=as_of)
+    day = as_of or data_cutoff(df)
+    forecast_frame = None
+    with connect(settings) as conn:
+        if table_exists(conn, "forecasts", "item_daily_forecast"):
+            forecast_frame = pd.read_sql(
+                sa.text(
+                    "select item_id as unique_id, target_date as ds, y_hat from forecasts.item_daily_forecast "
+                    "where forecast_date = :day"
+                ),
+                conn,
+                params={"day": day},
+            )
+            forecast_frame["ds"] = pd.to_datetime(forecast_frame["ds"])
+    categories = df[[ID_COL, "category"]].drop_duplicates(ID_COL)
+    signals = compute_trend_signals(
+        df[[ID_COL, TIME_COL, TARGET_COL]], forecast_frame, as_of=day, categories=categories
+    )
+    rows = write_trend_signals(signals, day, settings)
+    items = signals[signals["level"] == "item"]
+    return TrendReport(
+        as_of=day,
+        rows=rows,
+        rising=int((items["direction"] == "rising").sum()),
+        falling=int((items["direction"] == "falling").sum()),
+    )
