@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -17,17 +18,20 @@ from trendcast.exceptions import TrendcastError
 from trendcast.settings import get_settings
 
 app = typer.Typer(help="trendcast: e-commerce trend prediction pipeline.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
+# Tables are wider than the 80 columns rich assumes when output is piped (CI logs, `make demo | tee`).
+console = Console() if sys.stdout.isatty() else Console(width=150)
+err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=150)
 
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False) -> None:
+    # trendcast's own progress at INFO; libraries (GX, MLflow, dbt adapters) only from WARNING unless -v.
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",
         handlers=[RichHandler(console=err_console, show_path=False)],
     )
+    logging.getLogger("trendcast").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def _fail(exc: TrendcastError) -> typer.Exit:
@@ -223,9 +227,8 @@ def anomalies(
         found, delivery = run_daily_anomalies(days=days)
     except TrendcastError as exc:
         raise _fail(exc) from None
-    console.print(
-        f"{len(found):,} anomalies in the last {days} days; digest: {delivery.path or delivery.server if delivery else '-'}"
-    )
+    where = (delivery.path or delivery.server) if delivery else "-"
+    console.print(f"{len(found):,} anomalies in the last {days} days; digest: {where}")
 
 
 @app.command()
@@ -259,13 +262,19 @@ def tables() -> None:
 def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic shop.")] = 42,
     lines: Annotated[int | None, typer.Option(help="Approximate number of invoice lines.")] = None,
+    corrupt: Annotated[
+        str | None,
+        typer.Option(
+            help="Corrupt the feature mart after the clean gate (e.g. negative_sales) to see the gate stop it."
+        ),
+    ] = None,
 ) -> None:
     """Run the whole pipeline on a synthetic shop on the configured warehouse (DuckDB by default)."""
     from trendcast.pipeline import run_demo
 
     try:
         with console.status("running the demo pipeline") as status:
-            summary = run_demo(seed=seed, n_lines=lines, on_step=lambda s: status.update(f"{s} …"))
+            summary = run_demo(seed=seed, n_lines=lines, corrupt=corrupt, on_step=lambda s: status.update(f"{s} …"))
     except TrendcastError as exc:
         raise _fail(exc) from None
     steps = Table("step", "seconds", "what happened", title="pipeline")
@@ -273,10 +282,21 @@ def demo(
         steps.add_row(step.step, f"{step.seconds:.1f}", step.detail)
     console.print(steps)
     _print_counts(summary.tables)
+    if summary.leaderboard:
+        _print_leaderboard(summary.leaderboard, summary.cutoffs)
+    if summary.gate_failed:
+        console.print(
+            f"[bold red]the data-quality gate stopped the pipeline[/] (as intended with --corrupt {corrupt}): "
+            f"nothing was trained or written downstream. Alert email: {summary.alert_path}"
+        )
     total = sum(s.seconds for s in summary.steps)
     console.print(f"[bold green]done[/] in {total:.1f} s. Warehouse ({summary.warehouse}): {summary.location}")
     console.print(f"Generated files: {summary.data_dir}")
-    console.print("Query it: trendcast tables, or duckdb <file> 'select * from marts.ml_item_daily_sales limit 5'")
+    console.print(
+        'Look around: trendcast sql "select * from marts.item_demand_forecasts where is_latest_forecast limit 10"; '
+        f"MLflow UI: mlflow ui --backend-store-uri sqlite:///{get_settings().state_path}/mlflow/mlflow.db; "
+        f"emails: {get_settings().state_path}/outbox"
+    )
 
 
 @app.command()
