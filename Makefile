@@ -16,8 +16,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
+# make demo CORRUPT=negative_sales: corrupt the feature mart after the clean gate and watch the gate stop it.
 demo: install
-	$(BIN)/trendcast demo
+	$(BIN)/trendcast demo $(if $(CORRUPT),--corrupt $(CORRUPT))
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
