@@ -24,7 +24,7 @@ test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check ml tests bench dags plugins
+	$(BIN)/ruff check ml tests bench
 
 bench: install
 	$(BIN)/python bench/pipeline.py

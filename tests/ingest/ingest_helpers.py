@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
+from tests.conftest import DATASET_DIR
 
 from trendcast.ingestion.schema import RAW_SCHEMA, RAW_TABLES
-from trendcast.settings import REPO_ROOT, Settings
+from trendcast.settings import Settings
 from trendcast.warehouse import connect
 
 HEADER = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"]
@@ -48,7 +49,7 @@ GOOD_ROWS = [
     ["489436", "POST", "POSTAGE", "3", "2009-12-01 09:06:00", "18.0", "", "France"],
 ]
 # The real dataset lives beside the repository (never inside it).
-REAL_DATA = REPO_ROOT.parent / "shared" / "datasets" / "online_retail_ii"
+REAL_DATA = DATASET_DIR  # one lookup for every real-data test (env override, repo sibling, /work/shared)
 
 
 def write_csv(path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] | None = HEADER) -> Path:
