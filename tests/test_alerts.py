@@ -24,18 +24,6 @@ from trendcast.settings import Settings
 RECIPIENTS = ["data-owner@example.com", "oncall@example.com"]
 
 
-class AlertSettings(Settings):
-    """The alert settings the lead adds to Settings (mirrored here so the test does not wait for them)."""
-
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
-    smtp_from: str = "trendcast@localhost"
-    alert_recipients: str = ""
-
-
 def _outcome(check: str, type_: str, column: str | None, **kw) -> ExpectationOutcome:
     return ExpectationOutcome(
         suite="ml_item_daily_sales",
@@ -137,7 +125,7 @@ def smtp_server():
 @pytest.mark.smtp
 def test_validation_alert_reaches_a_real_smtp_server(smtp_server, tmp_path: Path) -> None:
     handler, port = smtp_server
-    settings = AlertSettings(
+    settings = Settings(
         state_dir=tmp_path,
         smtp_host="127.0.0.1",
         smtp_port=port,
@@ -176,7 +164,7 @@ def test_validation_alert_reaches_a_real_smtp_server(smtp_server, tmp_path: Path
 @pytest.mark.smtp
 def test_task_failure_alert_over_smtp(smtp_server, tmp_path: Path) -> None:
     handler, port = smtp_server
-    settings = AlertSettings(state_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port, alert_recipients=RECIPIENTS[0])
+    settings = Settings(state_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port, alert_recipients=RECIPIENTS[0])
     try:
         raise RuntimeError("dbt build failed: <model> broke")
     except RuntimeError as exc:
@@ -199,7 +187,7 @@ def test_task_failure_alert_over_smtp(smtp_server, tmp_path: Path) -> None:
 
 
 def test_without_smtp_the_alert_goes_to_the_outbox(tmp_path: Path) -> None:
-    settings = AlertSettings(state_dir=tmp_path, alert_recipients="a@example.com; b@example.com")
+    settings = Settings(state_dir=tmp_path, alert_recipients="a@example.com; b@example.com")
     assert smtp_config(settings) is None
     assert alert_recipients(settings) == ["a@example.com", "b@example.com"]
     delivery = deliver(build_validation_alert(_failed_gate(), settings), settings)
@@ -212,14 +200,14 @@ def test_without_smtp_the_alert_goes_to_the_outbox(tmp_path: Path) -> None:
 def test_subject_cannot_inject_headers(tmp_path: Path) -> None:
     gate = _failed_gate()
     gate.suites[0].suite = "evil\r\nBcc: victim@example.com"
-    message = build_validation_alert(gate, AlertSettings(state_dir=tmp_path))
+    message = build_validation_alert(gate, Settings(state_dir=tmp_path))
     parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
     assert parsed["Bcc"] is None and "\n" not in parsed["Subject"]
 
 
 def test_airflow_smtp_connection_uri_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", "smtp://user:p%40ss@mail.example:2525?disable_tls=false")
-    config = smtp_config(AlertSettings(state_dir=tmp_path))
+    config = smtp_config(Settings(state_dir=tmp_path))
     assert config is not None
     assert (config.host, config.port, config.user, config.password, config.starttls) == (
         "mail.example",

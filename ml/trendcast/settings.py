@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = 30.0
     smtp_from: str = "trendcast@localhost"
     smtp_conn_id: str = Field("smtp_default", description="Airflow connection used when smtp_host is unset.")
-    alert_recipients: str = Field("", description="Comma-separated recipients of data-quality and failure alerts.")
+    alert_recipients: str = Field(
+        "data-owners@localhost", description="Comma-separated recipients of data-quality and failure alerts."
+    )
     dq_row_count_tolerance: float = Field(0.10, description="Allowed +/- share of rows vs the last successful run.")
     dq_chunk_rows: int = Field(5_000_000, description="Tables above this many rows are validated in chunks.")
     dq_active_item_days: int = Field(28, description="Items sold within this many days must appear in a forecast.")

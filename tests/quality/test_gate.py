@@ -156,7 +156,7 @@ def test_failed_gate_alert_arrives_over_smtp(warehouse: Path, tmp_path: Path) ->
     """End to end: corrupted features -> gate fails -> the alert reaches a loopback SMTP server."""
     from aiosmtpd.controller import Controller
 
-    from tests.test_alerts import RECIPIENTS, AlertSettings, _Collector, _free_port
+    from tests.test_alerts import RECIPIENTS, _Collector, _free_port
 
     handler, port = _Collector(), _free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
@@ -165,7 +165,7 @@ def test_failed_gate_alert_arrives_over_smtp(warehouse: Path, tmp_path: Path) ->
         with duckdb.connect(str(warehouse)) as con:
             con.execute(CORRUPTIONS["negative_sales"].sql)
             con.execute(CORRUPTIONS["duplicated_keys"].sql)
-        settings = AlertSettings(
+        settings = Settings(
             state_dir=tmp_path / "state",
             duckdb_path=warehouse,
             smtp_host="127.0.0.1",
