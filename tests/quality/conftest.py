@@ -8,25 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trendcast.forecasting.models.base import quantile_columns
+
 N_ITEMS = 20
 N_DAYS = 120
 CUTOFF = dt.date(2024, 4, 29)
 HORIZON = 7
-QUANTILES = [
-    "q025",
-    "q050",
-    "q100",
-    "q200",
-    "q300",
-    "q400",
-    "q500",
-    "q600",
-    "q700",
-    "q800",
-    "q900",
-    "q950",
-    "q975",
-]
+QUANTILES = quantile_columns()  # the forecast contract, not a copy of it
 
 
 def clean_features(
