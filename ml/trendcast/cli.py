@@ -312,6 +312,9 @@ def clean(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] 
     console.print(f"removed {state}")
 
 
+# -- new commands go above this line (each helper adds its own block with one str_replace) --
+
+
 def _print_leaderboard(rows: list[dict], cutoffs: list[str]) -> None:
     table = Table(
         "model",

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     )
     promotion_margin: float = Field(0.02, description="Relative WRMSSE gain a challenger needs to become @champion.")
     forecast_horizon: int = Field(28, description="Days ahead each forecast covers.")
+    # -- new fields go above this line (keep one line each, with a description) --
 
     @property
     def state_path(self) -> Path:
