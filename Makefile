@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint clean constraints bench
+.PHONY: install demo test lint clean constraints bench airflow
 
 install: $(VENV)/.installed
 
@@ -23,8 +23,13 @@ demo: install
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Local Airflow UI on http://localhost:8080 with this repo's DAGs and plugins (user admin, password printed).
+airflow: install
+	$(BIN)/trendcast airflow up
+
 lint: install
-	$(BIN)/ruff check ml tests bench
+	$(BIN)/ruff check ml tests bench dags plugins
+	$(BIN)/ruff format --check ml tests bench dags plugins
 
 bench: install
 	$(BIN)/python bench/pipeline.py

@@ -23,3 +23,14 @@ def ensure_output_tables(settings: Settings | None = None) -> None:
         ensure_trend_tables(conn)
         ensure_ops_tables(conn)
         conn.exec_driver_sql(SALES_ANOMALIES_DDL)
+        from trendcast.forecasting.evaluation_store import ensure_evaluation_tables
+
+        ensure_evaluation_tables(conn)
+        from trendcast.behaviour.scores import ensure_score_tables
+
+        ensure_score_tables(conn)
+        from trendcast.behaviour.recommend import RECOMMENDATIONS_TABLE
+        from trendcast.text_embeddings import ensure_embedding_table
+
+        ensure_score_tables(conn, (RECOMMENDATIONS_TABLE,))
+        ensure_embedding_table(conn)

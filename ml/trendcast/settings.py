@@ -62,6 +62,27 @@ class Settings(BaseSettings):
     )
     promotion_margin: float = Field(0.02, description="Relative WRMSSE gain a challenger needs to become @champion.")
     forecast_horizon: int = Field(28, description="Days ahead each forecast covers.")
+    landing_dir: Path | None = Field(
+        None, description="Folder the ingest DAG loads new files from; default <state_dir>/landing."
+    )
+    airflow_port: int = Field(8080, description="Port of the local Airflow api-server (UI and REST API).")
+    airflow_metadata_url: str | None = Field(
+        None, description="Airflow metadata database URL; unset: SQLite at <state_dir>/airflow/airflow.db."
+    )
+    warehouse_pool_slots: int | None = Field(
+        None, description="Slots of the Airflow pool for warehouse writers; unset: 1 on DuckDB, 4 on PostgreSQL."
+    )
+    pg_readonly_user: str = Field(
+        "trendcast_reader", description="Read-only PostgreSQL role for SQL consumers (`trendcast grant-readonly`)."
+    )
+    pg_readonly_password: SecretStr | None = Field(
+        None, description="Its login password; from the environment only. Unset: an existing password is kept."
+    )
+    duckdb_memory_limit: str = Field(
+        "4GB",
+        pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$",
+        description="DuckDB memory_limit for dbt builds and warehouse connections (spills to disk beyond it).",
+    )
     # -- new fields go above this line (keep one line each, with a description) --
 
     @property
@@ -98,6 +119,7 @@ class Settings(BaseSettings):
         return {
             "TRENDCAST_WAREHOUSE": self.warehouse,
             "TRENDCAST_DUCKDB_PATH": str(self.duckdb_file),
+            "TRENDCAST_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "TRENDCAST_PG_HOST": self.pg_host,
             "TRENDCAST_PG_PORT": str(self.pg_port),
             "TRENDCAST_PG_USER": self.pg_user,
