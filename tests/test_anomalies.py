@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -13,64 +14,91 @@ import pytest
 
 from trendcast.anomalies import (
     ANOMALY_COLUMNS,
+    AnomalyParams,
     build_daily_digest,
     detect_sales_anomalies,
     write_sales_anomalies,
 )
-from trendcast.settings import get_settings
+from trendcast.exceptions import SchemaContractError
+from trendcast.settings import Settings, get_settings
 
-START = dt.date(2024, 1, 1)
+START = dt.date(2024, 1, 8)
 N_DAYS = 210
-EVAL_FROM = START + dt.timedelta(days=70)  # eight weeks of baseline first
+EVAL_FROM = START + dt.timedelta(days=70)  # ten weeks of baseline first
 
 
 def _planted_frame(seed: int = 3) -> tuple[pd.DataFrame, set[tuple[str, dt.date]], set[dt.date]]:
-    """60 items with weekly seasonality and Poisson noise; returns (frame, planted item-days, planted shop days)."""
+    """60 items, weekly seasonality, Poisson orders, lumpy units; returns (frame, planted item spikes, shop days).
+
+    Four big items also get a day without any order (``drops`` of the frame's attrs), a shop-wide x3 spike
+    falls on two days and a x0.15 drop on one.
+    """
     rng = np.random.default_rng(seed)
     dates = pd.date_range(START, periods=N_DAYS, freq="D")
     weekly = np.array([1.1, 1.2, 1.0, 1.0, 1.3, 0.6, 0.4])[dates.dayofweek]
-    levels = rng.lognormal(np.log(6), 0.8, 60)
-    units = rng.poisson(np.outer(levels, weekly))
+    levels = rng.lognormal(np.log(4), 0.8, 60)
+    orders = rng.poisson(np.outer(levels, weekly))
     eval_days = np.flatnonzero(dates.date >= EVAL_FROM)
     shop_days = rng.choice(eval_days, 3, replace=False)
-    units[:, shop_days[:2]] = np.round(units[:, shop_days[:2]] * 3)  # shop-wide spikes
-    units[:, shop_days[2]] = np.round(units[:, shop_days[2]] * 0.15)  # shop-wide drop
+    orders[:, shop_days[:2]] = rng.poisson(np.outer(levels, weekly[shop_days[:2]]) * 3.0)
+    orders[:, shop_days[2]] = rng.binomial(orders[:, shop_days[2]], 0.15)
     planted: set[tuple[int, int]] = set()
     candidates = [d for d in eval_days if d not in shop_days]
-    while len(planted) < 30:  # item spikes: x5 of the item's level, at least 12 units
+    while len(planted) < 30:  # item spikes: x6 the item's usual orders, at least 8
         item, day = int(rng.integers(60)), int(rng.choice(candidates))
-        units[item, day] = max(12, int(levels[item] * weekly[day] * 5))
+        orders[item, day] = max(8, int(levels[item] * weekly[day] * 6))
         planted.add((item, day))
-    big = np.flatnonzero(levels * 0.4 >= 12)  # drops only where a drop is visible at all
-    for item in big[:8]:
-        day = int(rng.choice(candidates))
-        units[item, day] = 0
-        planted.add((int(item), day))
+    busy = [d for d in candidates if weekly[d] >= 1.0]  # a day without orders stands out only on a busy day
+    drops = {(int(item), int(rng.choice(busy))) for item in np.flatnonzero(levels >= 12)[:4]}
+    for item, day in drops:
+        orders[item, day] = 0
+    # Units: a pack size per item, and now and then a wholesale order of many packs (lumpy, not anomalous).
+    pack = rng.integers(1, 13, 60)[:, None]
+    units = orders * pack + rng.binomial(orders, 0.1) * pack * rng.integers(5, 20, orders.shape)
     ids = [f"{20000 + i}" for i in range(60)]
     frame = pd.DataFrame(
         {
             "item_id": np.repeat(ids, N_DAYS),
             "sale_date": np.tile(dates.date, 60),
             "units_sold": units.reshape(-1).astype("int64"),
+            "n_orders": orders.reshape(-1).astype("int64"),
         }
     )
+    frame.attrs["drops"] = {(ids[i], dates[d].date()) for i, d in drops}
     return frame, {(ids[i], dates[d].date()) for i, d in planted}, {dates[d].date() for d in shop_days}
 
 
+def _item_days(found: pd.DataFrame, direction: str = "spike") -> set[tuple[str, dt.date]]:
+    items = found[(found["level"] == "item") & (found["direction"] == direction)]
+    return set(zip(items["item_id"], items["sale_date"], strict=True))
+
+
 def test_planted_item_anomalies_found_with_few_false_alarms() -> None:
-    frame, planted, shop_days = _planted_frame()
+    frame, planted, _ = _planted_frame()
     original = frame.copy()
     found = detect_sales_anomalies(frame, since=EVAL_FROM)
     pd.testing.assert_frame_equal(frame, original)  # input not modified
     assert list(found.columns) == ANOMALY_COLUMNS
-    items = found[(found["level"] == "item") & ~found["sale_date"].isin(shop_days)]
-    flagged = set(zip(items["item_id"], items["sale_date"], strict=True))
+    assert found["sale_date"].min() >= EVAL_FROM
+    flagged = _item_days(found)
     recall = len(flagged & planted) / len(planted)
     precision = len(flagged & planted) / len(flagged)
-    assert recall >= 0.8, (recall, precision)
-    assert precision >= 0.5, (recall, precision)
-    # measured: seed 3 recall 28/32 = 0.88, precision 28/32 = 0.88 (seeds 4, 5: 0.91/0.94, 0.81/0.83)
-    assert found["sale_date"].min() >= EVAL_FROM
+    # measured: seed 3 recall 30/30, precision 30/31 (seeds 4-7: 27/30 at 27/29, 28/30 at 28/30, 27/30 at 27/27,
+    # 28/30 at 28/29)
+    assert recall >= 0.85, (recall, precision)
+    assert precision >= 0.9, (recall, precision)
+    assert (found["score"] >= AnomalyParams().min_score).all()
+    items = found[found["level"] == "item"]
+    assert (items["orders"] >= AnomalyParams().min_ratio * items["expected_orders"]).all()
+
+
+def test_item_drops_only_when_asked() -> None:
+    frame, _, _ = _planted_frame()
+    drops = frame.attrs["drops"]
+    assert len(drops) >= 3
+    assert not _item_days(detect_sales_anomalies(frame, since=EVAL_FROM), "drop")
+    found = _item_days(detect_sales_anomalies(frame, since=EVAL_FROM, params=AnomalyParams(item_drops=True)), "drop")
+    assert drops <= found and len(found - drops) <= 2, (drops, found)
 
 
 def test_planted_shop_days_found() -> None:
@@ -80,53 +108,14 @@ def test_planted_shop_days_found() -> None:
     assert set(shop["sale_date"]) == shop_days
     assert shop["item_id"].isna().all()
     assert sorted(shop["direction"]) == ["drop", "spike", "spike"]
+    # the shop spike does not make every item an anomaly: expected orders follow the shop's total
+    assert not {day for _, day in _item_days(found)} & shop_days
 
 
-@pytest.mark.slow
-def test_generated_shop_planted_anomalies(tmp_path) -> None:
-    """On trendcast.generate output, the manifest's planted shop-day anomalies are found.
-
-    Measured (seed 11, 80 items, 730 days): shop days recall 5/5, precision 5/5; planted item spikes recall
-    6/10 with ~1,000 other flagged item-days, because the generator's x8 item spikes land on lumpy wholesale
-    series and its launches, trends and discontinuations are real level shifts. Item-level precision is
-    asserted on the controlled synthetic frame above instead.
-    """
-    generate = pytest.importorskip("trendcast.generate")
-    manifest = generate.generate(tmp_path / "shop", seed=11, n_items=80, days=730, events=False, product_text=False)
-    tx = pd.read_parquet(tmp_path / "shop" / "transactions.parquet")
-    sales = tx[
-        ~tx["Invoice"].str[0].isin(["C", "A"])
-        & (tx["Quantity"] > 0)
-        & (tx["Price"] > 0)
-        & tx["StockCode"].str.fullmatch(r"[0-9]{5}[A-Za-z]{0,2}")
-    ]
-    daily = (
-        sales.assign(item_id=sales["StockCode"].str.strip().str.upper(), sale_date=sales["InvoiceDate"].dt.date)
-        .groupby(["item_id", "sale_date"], as_index=False)["Quantity"]
-        .sum()
-        .rename(columns={"Quantity": "units_sold"})
-    )
-    end = daily["sale_date"].max()
-    first = daily.groupby("item_id")["sale_date"].min()
-    calendar = pd.MultiIndex.from_tuples(  # zero-filled from each item's first sale, as the feature mart
-        [(item, day) for item, start in first.items() for day in pd.date_range(start, end).date],
-        names=["item_id", "sale_date"],
-    )
-    daily = daily.set_index(["item_id", "sale_date"]).reindex(calendar, fill_value=0).reset_index()
-    first_eval = min(daily["sale_date"]) + dt.timedelta(weeks=9)
-    found = detect_sales_anomalies(daily, since=first_eval, holidays=[h.date for h in manifest.planted.bank_holidays])
-
-    shop_planted = {a.date for a in manifest.planted.shop_anomalies if a.date >= first_eval}
-    shop_found = set(found.loc[found["level"] == "shop", "sale_date"])
-    hits = shop_found & shop_planted
-    assert len(shop_planted) >= 4
-    assert len(hits) / len(shop_planted) >= 0.8, (shop_planted, shop_found)
-    assert len(hits) / len(shop_found) >= 0.5, (shop_planted, shop_found)
-
-    item_planted = {(a.stock_code.upper(), a.date) for a in manifest.planted.item_anomalies if a.date >= first_eval}
-    items = found[found["level"] == "item"]
-    item_found = set(zip(items["item_id"], items["sale_date"], strict=True))
-    assert len(item_found & item_planted) / len(item_planted) >= 0.5
+def test_missing_order_counts_are_a_contract_error() -> None:
+    frame, _, _ = _planted_frame()
+    with pytest.raises(SchemaContractError, match="n_orders"):
+        detect_sales_anomalies(frame.drop(columns=["n_orders"]))
 
 
 def test_write_replaces_by_detection_date_and_digest_escapes() -> None:
@@ -138,7 +127,7 @@ def test_write_replaces_by_detection_date_and_digest_escapes() -> None:
     with duckdb.connect(str(get_settings().duckdb_file)) as con:
         assert con.execute("select count(*) from ops.sales_anomalies").fetchone()[0] == 3
 
-    hostile = found.head(2).copy()
+    hostile = found[found["level"] == "item"].head(2).copy()
     hostile.loc[hostile.index[0], "item_id"] = "<script>alert(1)</script>"
     message = build_daily_digest(hostile, detection_date=day)
     parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
@@ -146,6 +135,48 @@ def test_write_replaces_by_detection_date_and_digest_escapes() -> None:
     html_part = parsed.get_body(("html",)).get_content()
     assert "<script>" not in html_part and "&lt;script&gt;alert(1)&lt;/script&gt;" in html_part
     assert "<script>alert(1)</script>" in parsed.get_body(("plain",)).get_content()
+
+
+def test_write_adds_the_order_columns_to_an_older_table() -> None:
+    frame, _, _ = _planted_frame()
+    found = detect_sales_anomalies(frame, since=EVAL_FROM)
+    with duckdb.connect(str(get_settings().duckdb_file)) as con:  # the table as created before orders were scored
+        con.execute("create schema ops")
+        con.execute(
+            "create table ops.sales_anomalies (detection_date date not null, level varchar not null, item_id varchar,"
+            " sale_date date not null, units double not null, baseline double not null, robust_z double not null,"
+            " ratio double, direction varchar not null, score double not null, detected_at timestamp not null)"
+        )
+    assert write_sales_anomalies(found, dt.date(2024, 7, 28)) == len(found)
+    with duckdb.connect(str(get_settings().duckdb_file)) as con:
+        orders = con.execute("select sum(orders), sum(expected_orders) from ops.sales_anomalies").fetchone()
+    assert orders == pytest.approx((found["orders"].sum(), found["expected_orders"].sum()))
+
+
+def test_digest_lists_shop_days_first_with_orders_and_expectation() -> None:
+    frame, _, shop_days = _planted_frame()
+    found = detect_sales_anomalies(frame, since=EVAL_FROM)
+    message = build_daily_digest(found, detection_date=dt.date(2024, 7, 28), top=5)
+    text = email.message_from_bytes(message.as_bytes(), policy=email.policy.default).get_body(("plain",)).get_content()
+    table = text.splitlines()[text.splitlines().index(next(x for x in text.splitlines() if x.startswith("item  "))) :]
+    assert table[0].split() == [
+        "item",
+        "date",
+        "direction",
+        "orders",
+        "expected",
+        "ratio",
+        "units",
+        "usual",
+        "units",
+        "score",
+    ]
+    assert [line.split()[0] for line in table[1:4]] == ["whole", "whole", "whole"]
+    assert {line.split()[2] for line in table[1:4]} == {str(d) for d in shop_days}
+    strongest = found[found["level"] == "item"].iloc[0]
+    assert table[4].split()[:3] == [strongest["item_id"], str(strongest["sale_date"]), "spike"]
+    assert f"{strongest['orders']:,.0f}" == table[4].split()[3]
+    assert "5 shown" not in text and f"{(found['level'] == 'item').sum()} item-days (showing 5" in text
 
 
 def test_daily_run_reads_the_mart_stores_and_sends_the_digest() -> None:
@@ -162,8 +193,7 @@ def test_daily_run_reads_the_mart_stores_and_sends_the_digest() -> None:
     assert set(anomalies["detection_date"]) == {last}
     assert anomalies["sale_date"].min() >= last - dt.timedelta(days=27)
     recent = {p for p in planted if p[1] >= last - dt.timedelta(days=27)}
-    items = anomalies[anomalies["level"] == "item"]
-    found = set(zip(items["item_id"], items["sale_date"], strict=True))
+    found = _item_days(anomalies)
     assert recent and len(found & recent) / len(recent) >= 0.8
     with duckdb.connect(str(get_settings().duckdb_file)) as con:
         stored = con.execute("select count(*) from ops.sales_anomalies where detection_date = ?", [last]).fetchone()
@@ -173,3 +203,49 @@ def test_daily_run_reads_the_mart_stores_and_sends_the_digest() -> None:
         f"[trendcast] Daily digest {last.isoformat()}: {(anomalies['level'] == 'item').sum()} item and "
         f"{(anomalies['level'] == 'shop').sum()} shop anomalies"
     )
+
+
+# measured through generate -> ingest -> dbt build -> run_daily_anomalies (80 items, 730 days):
+# seed 11: items 8/12 found at 8/8, shop days 5/5 at 5/5; seed 12: items 6/12 at 6/8, shop days 6/6 at 6/6
+# (seeds 13-22, from the mart's numbers recomputed in pandas: item recall 0.45-1.0, precision 0.64-1.0).
+_GENERATED_SEEDS = (11, 12)
+
+
+@pytest.mark.slow
+def test_generated_shops_planted_anomalies_found_through_the_pipeline(tmp_path: Path) -> None:
+    """On trendcast.generate output ingested and built by dbt, the manifest's planted anomalies are found."""
+    generate = pytest.importorskip("trendcast.generate")
+    from trendcast.anomalies import run_daily_anomalies
+    from trendcast.dbt import build
+    from trendcast.ingestion.loader import ingest_paths
+
+    item_hits = item_planted = item_flagged = 0
+    for seed in _GENERATED_SEEDS:
+        settings = Settings(state_dir=tmp_path / f"state{seed}", pseudonymisation_salt="generated")
+        manifest = generate.generate(
+            tmp_path / f"shop{seed}", seed=seed, n_items=80, days=730, events=False, product_text=False
+        )
+        ingest_paths([tmp_path / f"shop{seed}"], settings=settings)
+        build(settings, quiet=True)
+        cutoff = dt.date.fromisoformat(manifest.expected["cutoff_date"])
+        since = manifest.params.start + dt.timedelta(weeks=9)
+        found, delivery = run_daily_anomalies(settings, days=(cutoff - since).days + 1)
+        assert delivery is not None and delivery.method == "outbox"
+        assert set(found["detection_date"]) == {cutoff} and found["sale_date"].min() >= since
+
+        shop_planted = {a.date for a in manifest.planted.shop_anomalies if a.date >= since}
+        shop_found = set(found.loc[found["level"] == "shop", "sale_date"])
+        assert len(shop_planted) >= 4
+        assert len(shop_found & shop_planted) / len(shop_planted) >= 0.8, (seed, shop_planted, shop_found)
+        assert len(shop_found & shop_planted) / len(shop_found) >= 0.8, (seed, shop_planted, shop_found)
+
+        planted = {(a.stock_code.upper(), a.date) for a in manifest.planted.item_anomalies if a.date >= since}
+        flagged = _item_days(found)
+        item_hits += len(flagged & planted)
+        item_planted += len(planted)
+        item_flagged += len(flagged)
+        assert len(flagged & planted) / len(planted) >= 0.4, (seed, planted - flagged)
+
+    # the two shops together: 14 of 24 planted spikes found, 14 of 16 flagged item-days planted
+    assert item_hits / item_planted >= 0.5, (item_hits, item_planted, item_flagged)
+    assert item_hits / item_flagged >= 0.7, (item_hits, item_planted, item_flagged)

@@ -42,7 +42,12 @@ def create_warehouse_engine(settings: Settings | None = None) -> Engine:
     if settings.warehouse == "duckdb":
         settings.duckdb_file.parent.mkdir(parents=True, exist_ok=True)
         # NullPool: no pooled connection keeps the single-writer lock after a call returns.
-        return sa.create_engine(settings.sqlalchemy_url, poolclass=sa.pool.NullPool)
+        engine = sa.create_engine(settings.sqlalchemy_url, poolclass=sa.pool.NullPool)
+        # SET, not a connect-time config: dbt-duckdb may hold the same file in this process, and DuckDB refuses a
+        # second connection whose config differs. The limit is validated by Settings (a size such as 4GB).
+        limit = settings.duckdb_memory_limit
+        sa.event.listen(engine, "connect", lambda dbapi, _record: dbapi.execute(f"set memory_limit = '{limit}'"))
+        return engine
     return sa.create_engine(settings.sqlalchemy_url, pool_pre_ping=True)
 
 
