@@ -15,8 +15,7 @@ from trendcast.settings import Settings, get_settings
 from trendcast.trends import (
     MIN_CONFIDENCE,
     compute_trend_signals,
-    seasonal_mann_kendall,
-    theil_sen_slopes,
+    fit_rate_trends,
     write_trend_signals,
 )
 
@@ -36,7 +35,7 @@ def planted_panel(seed: int = 0, n_rise: int = 15, n_fall: int = 15, n_stable: i
     and change linearly by +50 % / -50 % over the last 56 days; stable items are noisy and intermittent
     (negative binomial, shape 2, selling on 30-100 % of days, 0.2-20 units a day).
 
-    Over seeds 0-19 precision stays >= 0.94 and recall >= 0.97, so seed 0 is not a lucky pick."""
+    Over seeds 0-19 precision stays >= 0.93 and recall >= 0.96, so seed 0 is not a lucky pick."""
     rng = np.random.default_rng(seed)
     ds = pd.date_range(end=AS_OF, periods=DAYS, freq="D")
     t = np.arange(DAYS)
@@ -67,13 +66,21 @@ def panel():
     return planted_panel()
 
 
-def test_theil_sen_and_seasonal_mann_kendall_basics() -> None:
-    x = np.array([[0.0, 1, 2, 3, 100], [5, 5, 5, 5, 5], [np.nan, np.nan, 1, 2, 3]])
-    assert theil_sen_slopes(x) == pytest.approx([1.0, 0.0, 1.0])  # the outlier does not move the slope
-    weeks = np.repeat(np.arange(8.0), 7)[None, :] * np.tile(WEEKDAY, 8)[None, :]
-    s, p = seasonal_mann_kendall(np.vstack([weeks, -weeks, np.zeros_like(weeks)]))
-    assert s.tolist() == [7 * 28, -7 * 28, 0]  # every within-weekday pair agrees
-    assert p[0] < 1e-6 and p[1] < 1e-6 and p[2] == 1.0
+def test_rate_trend_recovers_the_log_slope_against_the_exposure() -> None:
+    rng = np.random.default_rng(1)
+    days = 112
+    t = (np.arange(days) - (days - 1) / 2) / 7.0
+    # The shop's weekly pattern, closed Saturdays and a December-like ramp: the exposure carries all of it.
+    exposure = 1000.0 * np.tile(WEEKDAY * (np.arange(7) != 5), days // 7) * np.linspace(1.0, 2.0, days)
+    slopes = np.array([0.05, -0.05, 0.0])
+    mu = 0.01 * exposure[None, :] * np.exp(slopes[:, None] * t[None, :])
+    y = rng.poisson(mu).astype(float)
+    fit = fit_rate_trends(y, np.tile(exposure, (3, 1)), t)
+    assert fit.slope == pytest.approx(slopes, abs=0.01)
+    assert fit.p[0] < 1e-6 and fit.p[1] < 1e-6 and fit.p[2] > 0.01
+    assert fit.n.tolist() == [96, 96, 96]  # closed days (no exposure) are left out
+    empty = fit_rate_trends(np.zeros((1, days)), exposure[None, :], t)
+    assert empty.slope.tolist() == [0.0] and empty.p.tolist() == [1.0]
 
 
 def test_planted_trends_are_found(panel) -> None:  # noqa: ANN001
@@ -97,6 +104,23 @@ def test_planted_trends_are_found(panel) -> None:  # noqa: ANN001
     assert items.loc[flagged, "confidence"].min() >= MIN_CONFIDENCE
     assert items["confidence"].between(0, 1).all() and items["p_value"].between(0, 1).all()
     assert signals["as_of"].eq(AS_OF.date()).all() and signals["window_days"].eq(WINDOW).all()
+
+
+def test_a_shop_wide_ramp_is_not_an_item_trend(panel) -> None:  # noqa: ANN001
+    history, truth, _ = panel
+    # Every item's sales doubled over the last four weeks (a December-like ramp of the whole shop).
+    days_left = (AS_OF - history["ds"]).dt.days
+    ramp = history.assign(y=history["y"] * (1 + np.clip((28 - days_left) / 28, 0, 1)).round())
+    before = compute_trend_signals(history, None, as_of=AS_OF, window_days=WINDOW).set_index("entity_id")
+    after = compute_trend_signals(ramp, None, as_of=AS_OF, window_days=WINDOW).set_index("entity_id")
+    assert (after["direction"] == before["direction"]).mean() >= 0.95
+    stable = [u for u, d in truth.items() if d == "stable"]
+    assert (after.loc[stable, "direction"] == "stable").mean() >= 0.95
+    for cohort in ("rising", "falling"):
+        members = [u for u, d in truth.items() if d == cohort]
+        assert after.loc[members, "strength"].median() == pytest.approx(
+            before.loc[members, "strength"].median(), abs=0.05
+        )
 
 
 def test_sparse_items_get_low_confidence(panel) -> None:  # noqa: ANN001
@@ -145,11 +169,13 @@ def test_forecast_extends_the_fit_and_launches_are_not_trends(panel) -> None:  #
     without = compute_trend_signals(pd.concat([history, launch]), None, as_of=AS_OF).set_index("entity_id")
     assert (with_fc.loc[rising, "strength"] > without.loc[rising, "strength"]).all()
     assert with_fc.loc[rising, "p_value"].tolist() == without.loc[rising, "p_value"].tolist()  # history only
+    assert with_fc.loc[rising, "direction"].tolist() == without.loc[rising, "direction"].tolist()
     assert with_fc.loc[rising[0], "forecast_units"] == pytest.approx(
         forecast.loc[forecast["unique_id"] == rising[0], "y_hat"].sum()
     )
     assert np.isnan(with_fc.loc["LAUNCH", "forecast_units"]) and np.isnan(without.loc[rising[0], "forecast_units"])
-    assert without.loc["LAUNCH", "direction"] == "stable" and without.loc["LAUNCH", "strength"] == 0.0
+    # Only its three weeks on sale enter the fit, where it is flat against the shop.
+    assert without.loc["LAUNCH", "direction"] == "stable" and abs(without.loc["LAUNCH", "strength"]) < 0.15
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
