@@ -1,0 +1,104 @@
+"""What each dashboard page shows, as plain dicts: shared by the FastAPI app and the offline HTML report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from trendcast.dashboard import charts, queries
+
+__all__ = ["overview", "item_view", "category_view", "explorer_choices", "trends_view", "anomalies_view"]
+
+
+def overview(conn: Connection) -> dict[str, Any]:
+    """Latest runs, data-quality results, the model leaderboard and the freshness of every output table."""
+    tables = queries.available_tables(conn)
+    board = queries.leaderboard(conn, tables)
+    return {
+        "runs": queries.latest_runs(conn, tables),
+        "dq_results": queries.dq_latest_results(conn, tables, limit=15),
+        "leaderboard": board,
+        "leaderboard_figure": charts.leaderboard_figure(board) if board else None,
+        "freshness": queries.freshness(conn, tables),
+    }
+
+
+def item_view(conn: Connection, item_id: str, tables: set[str] | None = None) -> dict[str, Any] | None:
+    """One item's chart data (actuals, latest forecast, backtests); ``None`` for an unknown item."""
+    info = queries.item_info(conn, item_id)
+    if info is None:
+        return None
+    tables = tables if tables is not None else queries.available_tables(conn)
+    actuals = queries.item_actuals(conn, item_id)
+    forecast = queries.item_forecast(conn, tables, item_id)
+    model = queries.backtest_model(conn, tables)
+    backtests = queries.item_backtests(conn, tables, item_id, model)
+    cutoffs = sorted({f"{c:%Y-%m-%d}" for c in backtests["cutoff"]}) if len(backtests) else []
+    title = f"{item_id} - {info['description'] or ''}"
+    figure = charts.item_figure(title, actuals, forecast, backtests, model)
+    return {
+        "item": info,
+        "figure": figure,
+        "n_traces": len(figure["data"]),
+        "forecast_date": str(forecast["forecast_date"].iat[0]) if len(forecast) else None,
+        "forecast_units": float(forecast["units_forecast"].sum()) if len(forecast) else None,
+        "model": f"{forecast['model_name'].iat[0]} v{forecast['model_version'].iat[0]}" if len(forecast) else None,
+        "backtest_model": model if len(backtests) else None,
+        "backtest_cutoffs": cutoffs,
+        "history_days": len(actuals),
+    }
+
+
+def category_view(conn: Connection, category: str) -> dict[str, Any] | None:
+    """A category's summed actuals and point forecasts; ``None`` for an unknown category."""
+    known = {row["category"] for row in queries.categories(conn)}
+    if category not in known:
+        return None
+    tables = queries.available_tables(conn)
+    actuals = queries.category_actuals(conn, category)
+    forecast = queries.category_forecast(conn, tables, category)
+    figure = charts.category_figure(f"Category {category}", actuals, forecast)
+    return {"category": category, "figure": figure, "n_traces": len(figure["data"])}
+
+
+def explorer_choices(conn: Connection, limit: int = 20) -> dict[str, Any]:
+    """Top-selling items to pick from, and the categories."""
+    return {"top_items": queries.top_items(conn, limit), "categories": queries.categories(conn)}
+
+
+def trends_view(conn: Connection, limit: int = 10) -> dict[str, Any]:
+    """Top rising and falling items and categories with sparklines (12 weeks of units) and strength charts."""
+    tables = queries.available_tables(conn)
+    out: dict[str, Any] = {"levels": []}
+    for level in ("item", "category"):
+        rising = queries.top_trends(conn, tables, level, "rising", limit)
+        falling = queries.top_trends(conn, tables, level, "falling", limit)
+        weekly = queries.weekly_units(conn, level, [r["entity_id"] for r in rising + falling])
+        for rows, color in ((rising, "#16a34a"), (falling, "#dc2626")):
+            for row in rows:
+                row["weekly_units"] = weekly.get(row["entity_id"], [])
+                row["sparkline"] = charts.sparkline_svg(row["weekly_units"], color=color)
+        out["levels"].append(
+            {
+                "level": level,
+                "rising": rising,
+                "falling": falling,
+                "figure": charts.trend_strength_figure(rising, falling, level) if rising or falling else None,
+            }
+        )
+    return out
+
+
+def anomalies_view(conn: Connection, limit: int = 50) -> dict[str, Any]:
+    """The latest anomalies, the shop's daily units with anomalous days marked, and customer segments."""
+    tables = queries.available_tables(conn)
+    rows = queries.anomalies(conn, tables, limit)
+    shop = queries.shop_daily_units(conn)
+    segments = queries.segments(conn, tables)
+    return {
+        "anomalies": rows,
+        "figure": charts.anomaly_figure(shop, rows),
+        "segments": segments,
+        "segment_figure": charts.segment_figure(segments["rows"]) if segments else None,
+    }
