@@ -29,6 +29,9 @@ def test_one_suite_per_validated_table() -> None:
         "raw.transactions",
         "marts.ml_item_daily_sales",
         "forecasts.item_daily_forecast",
+        "scores.customer_recommendations",
+        "scores.customer_purchase_propensity",
+        "scores.customer_segments",
     }
     for name, suite in suites.items():
         assert suite.path.name == f"{name}.json"  # file named after the suite / table

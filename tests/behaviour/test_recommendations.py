@@ -1,0 +1,278 @@
+"""Recommendations: metrics, the leave-last-out split, planted affinities recovered, learned models beat popularity
+where customers have preferences, and idempotent top-10 write-back on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from trendcast import warehouse
+from trendcast.behaviour.recommend import RECOMMENDATIONS_TABLE, FittedRecommender, score_recommendations
+from trendcast.behaviour.recommendations import (
+    CooccurrenceRecommender,
+    PopularityRecommender,
+    benchmark_recommendations,
+    evaluate,
+    leave_last_out,
+    purchases_from_frame,
+    rank_metrics,
+    top_k_items,
+)
+from trendcast.behaviour.sasrec import SASRecConfig
+from trendcast.settings import Settings, get_settings
+
+try:
+    from tests.conftest import skip_or_fail
+except ImportError:  # pragma: no cover - depends on how pytest put the repository on sys.path
+    from conftest import skip_or_fail
+
+PG_DATABASE = "trendcast_recommendations_test_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+FAST_SASREC = SASRecConfig(max_epochs=4, patience=2, dim=32, blocks=1, max_len=10)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, list[list[str]]]:
+    """Known-customer sale lines of a small generated shop (customer_key, invoice_id, invoiced_at, item_id)."""
+    from trendcast.generate import generate
+
+    out = tmp_path_factory.mktemp("shop")
+    manifest = generate(out, seed=3, n_items=300, n_customers=800, days=365, lines_per_day=200, events=False)
+    tx = pd.read_parquet(Path(out) / "transactions.parquet")
+    sale = (
+        (tx["Quantity"] > 0)
+        & (tx["Price"] > 0)
+        & tx["Customer ID"].notna()
+        & ~tx["Invoice"].str.startswith(("C", "A"))
+        & tx["StockCode"].str.match(r"^[0-9]{5}[A-Za-z]{0,2}$")
+    )
+    tx = tx[sale]
+    frame = pd.DataFrame(
+        {
+            "customer_key": tx["Customer ID"].astype(int).astype(str),
+            "invoice_id": tx["Invoice"],
+            "invoiced_at": tx["InvoiceDate"],
+            "item_id": tx["StockCode"].str.strip().str.upper(),
+        }
+    ).drop_duplicates()
+    return frame.reset_index(drop=True), manifest.planted.affinity_groups
+
+
+def preference_frame(n_customers: int = 400, n_items: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Customers who re-buy from a personal set of favourites (80 %) and otherwise buy popular items."""
+    rng = np.random.default_rng(seed)
+    popularity = rng.pareto(1.5, n_items) + 0.1
+    popularity /= popularity.sum()
+    rows = []
+    for c in range(n_customers):
+        favourites = rng.choice(n_items, 6, replace=False)
+        start = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 30)))
+        for b in range(int(rng.integers(2, 9))):
+            size = int(rng.integers(2, 7))
+            own = rng.random(size) < 0.8
+            items = np.where(own, rng.choice(favourites, size), rng.choice(n_items, size, p=popularity))
+            for item in np.unique(items):
+                rows.append((f"{c:064x}", f"{c:04d}-{b:02d}", start + pd.Timedelta(days=7 * b), f"I{item:03d}"))
+    return pd.DataFrame(rows, columns=["customer_key", "invoice_id", "invoiced_at", "item_id"])
+
+
+def test_rank_metrics_by_hand() -> None:
+    top = np.array([[5, 1, 2], [7, 8, 9], [3, 4, 0]])
+    targets = [np.array([1]), np.array([0]), np.array([3, 0])]
+    metrics = rank_metrics(top, targets, k=3)
+    assert metrics["hr@3"] == pytest.approx(2 / 3)
+    # user 1: hit at rank 2 -> 1/log2(3); user 2: none;
+    # user 3: ranks 1 and 3 of 2 relevant -> (1 + 0.5) / (1 + 1/log2(3))
+    expected = (1 / np.log2(3) + 0 + (1 + 0.5) / (1 + 1 / np.log2(3))) / 3
+    assert metrics["ndcg@3"] == pytest.approx(expected)
+
+
+def test_top_k_is_sorted_and_breaks_ties_by_index() -> None:
+    scores = np.array([[0.1, 0.9, 0.5, 0.9, 0.0]])
+    assert top_k_items(scores, 3).tolist() == [[1, 3, 2]]
+
+
+def test_leave_last_out_holds_out_each_customers_last_basket() -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_key": ["a", "a", "a", "b", "b", "c"],
+            "invoice_id": ["1", "1", "2", "3", "4", "5"],
+            "invoiced_at": pd.to_datetime(
+                ["2024-01-01"] * 2 + ["2024-02-01", "2024-01-05", "2024-01-03", "2024-01-01"]
+            ),
+            "item_id": ["x", "y", "z", "x", "y", "z"],
+        }
+    )
+    data = purchases_from_frame(frame)
+    assert data.items.tolist() == ["x", "y", "z"]
+    split = leave_last_out(data.histories, data.customers)
+    assert split.customers.tolist() == ["a", "b"]  # c has one basket: training only
+    index = {item: i for i, item in enumerate(data.items)}
+    assert split.targets[0].tolist() == [index["z"]]
+    assert split.targets[1].tolist() == [index["x"]]  # b's baskets ordered by time, not invoice id
+    assert [b.tolist() for b in split.inputs[1]] == [[index["y"]]]
+    assert len(split.train_histories) == 3 and len(split.train_histories[2]) == 1
+
+
+def test_cooccurrence_recovers_planted_affinity_partners(generated) -> None:
+    frame, groups = generated
+    data = purchases_from_frame(frame)
+    index = {item: i for i, item in enumerate(data.items)}
+    # alpha 0.75 damps popular candidates: big baskets of a small catalogue put best sellers beside everything.
+    model = CooccurrenceRecommender(repeat=0.0, alpha=0.75).fit(data.histories, data.n_items)
+    pairs = [(a, b) for group in groups for a in group for b in group if a != b and a in index and b in index]
+    assert len(pairs) >= 8
+    top = top_k_items(model.score([[np.array([index[a]])] for a, _ in pairs]), 10)
+    recall = np.mean([index[b] in row for (_, b), row in zip(pairs, top, strict=True)])
+    assert recall >= 0.85, f"partner in the top 10 for only {recall:.0%} of planted affinity pairs"
+    # ... and far above what popularity gives the same pairs
+    popular = set(top_k_items(PopularityRecommender().fit(data.histories, data.n_items).score([[]]), 10)[0])
+    assert np.mean([index[b] in popular for _, b in pairs]) < 0.5
+
+
+def test_generated_leave_last_out_learned_models_match_popularity(generated) -> None:
+    """The generator plants no customer-level preferences, so across baskets popularity is near-optimal there:
+    the learned models must not be worse than it (measured: popularity HR@10 0.836, co-occurrence 0.823)."""
+    frame, _ = generated
+    result = benchmark_recommendations(data=purchases_from_frame(frame), sasrec=False)
+    assert result["n_users"] > 300
+    assert result["cooccurrence"]["hr@10"] >= result["popularity"]["hr@10"] - 0.03
+    assert 0.5 < result["popularity"]["hr@10"] < 1.0
+
+
+@pytest.mark.slow
+def test_learned_models_beat_popularity_when_customers_have_preferences() -> None:
+    data = purchases_from_frame(preference_frame())
+    result = benchmark_recommendations(data=data, sasrec_config=FAST_SASREC)
+    pop, co, sas = (result[m]["hr@10"] for m in ("popularity", "cooccurrence", "sasrec"))
+    assert co > pop + 0.2, result
+    assert sas > pop + 0.1, result
+    assert result["sasrec"]["ndcg@10"] > result["popularity"]["ndcg@10"]
+    assert result["sasrec"]["device"] in ("cpu", "cuda")
+
+
+def test_sasrec_is_seeded_and_survives_pickling() -> None:
+    import pickle
+
+    from trendcast.behaviour.sasrec import SASRecRecommender
+
+    data = purchases_from_frame(preference_frame(n_customers=120, seed=1))
+    split = leave_last_out(data.histories)
+    config = FAST_SASREC.model_copy(update={"max_epochs": 2})
+    a = SASRecRecommender(config).fit(split.train_histories, data.n_items)
+    b = SASRecRecommender(config).fit(split.train_histories, data.n_items)
+    assert np.allclose(a.score(split.inputs[:20]), b.score(split.inputs[:20]), atol=1e-5)
+    restored = pickle.loads(pickle.dumps(a))
+    assert np.allclose(restored.score(split.inputs[:20]), a.score(split.inputs[:20]), atol=1e-5)
+    assert evaluate(restored, split.inputs, split.targets)["hr@10"] == evaluate(a, split.inputs, split.targets)["hr@10"]
+
+
+# ------------------------------------------------------------------------------------------ write-back
+
+
+def _postgres() -> Settings:
+    admin = Settings(warehouse="postgres", pg_database="postgres")
+    try:
+        engine = sa.create_engine(admin.sqlalchemy_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            if not conn.exec_driver_sql("select 1 from pg_database where datname = %s", (PG_DATABASE,)).scalar():
+                conn.exec_driver_sql(f'create database "{PG_DATABASE}"')
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no usable server"
+        skip_or_fail(f"PostgreSQL not reachable at {admin.pg_host}:{admin.pg_port}: {exc}")
+    return Settings(warehouse="postgres", pg_database=PG_DATABASE)
+
+
+def _reset(settings: Settings) -> None:
+    with warehouse.connect(settings) as conn:
+        conn.exec_driver_sql("drop schema if exists scores cascade")
+        conn.exec_driver_sql("drop schema if exists intermediate cascade")
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def wh_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
+    settings = get_settings() if request.param == "duckdb" else _postgres()
+    _reset(settings)
+    yield settings
+    if request.param == "postgres":
+        _reset(settings)
+
+
+def _load_sale_lines(settings: Settings, frame: pd.DataFrame) -> None:
+    """The columns of intermediate.int_transactions_cleaned the recommender reads (dbt builds it for real)."""
+    rows = frame.assign(is_sale=True)
+    rows.loc[rows.index % 50 == 0, "is_sale"] = False  # returns and others are ignored
+    with warehouse.connect(settings) as conn:
+        conn.exec_driver_sql("create schema if not exists intermediate")
+        conn.exec_driver_sql(
+            "create table intermediate.int_transactions_cleaned (customer_key varchar, invoice_id varchar, "
+            "invoiced_at timestamp, item_id varchar, is_sale boolean)"
+        )
+        warehouse.append_frame(conn, "intermediate", "int_transactions_cleaned", rows)
+
+
+def test_top10_write_back_is_idempotent(wh_settings: Settings) -> None:
+    frame = preference_frame(n_customers=150, seed=2)
+    _load_sale_lines(wh_settings, frame)
+    data = purchases_from_frame(frame)
+    fitted = FittedRecommender(
+        "cooccurrence", data.items, CooccurrenceRecommender().fit(data.histories, data.n_items), {"decay": 0.8}
+    )
+    info = {"name": "trendcast-recommendations", "version": "3", "alias": "champion", "run_id": "r1"}
+    day = dt.date(2024, 6, 1)
+    n_customers = frame["customer_key"].nunique()
+    for _ in range(2):
+        assert score_recommendations(wh_settings, scoring_date=day, fitted=fitted, model_info=info) == 10 * n_customers
+    score_recommendations(wh_settings, scoring_date=day + dt.timedelta(days=1), fitted=fitted, model_info=info)
+    with warehouse.connect(wh_settings) as conn:
+        rows = pd.read_sql(sa.text("select * from scores.customer_recommendations"), conn)
+    assert list(rows.columns) == list(RECOMMENDATIONS_TABLE.columns)
+    assert len(rows) == 2 * 10 * n_customers
+    first = rows[pd.to_datetime(rows["scoring_date"]).dt.date == day]
+    assert not first.duplicated(["customer_key", "rank"]).any()
+    assert not first.duplicated(["customer_key", "item_id"]).any()
+    assert sorted(first["rank"].unique()) == list(range(1, 11))
+    assert (first.groupby("customer_key")["score"].apply(lambda s: s.is_monotonic_decreasing)).all()
+    assert set(first["model_version"]) == {"3"} and set(first["model_alias"]) == {"champion"}
+    # Each customer's most re-bought item is recommended first (the model weights re-orders).
+    best = frame.groupby(["customer_key", "item_id"]).size().groupby("customer_key").idxmax().map(lambda t: t[1])
+    top1 = first[first["rank"] == 1].set_index("customer_key")["item_id"]
+    assert (top1.reindex(best.index) == best).mean() > 0.6
+    if wh_settings.warehouse == "duckdb":  # the suite guarding the table passes on a real write
+        from trendcast.quality.runner import validate_frame
+
+        result = validate_frame(first, "scores.customer_recommendations", wh_settings)
+        assert result.success, [o.check for o in result.failed]
+
+
+@pytest.mark.slow
+def test_weekly_training_registers_promotes_and_daily_scoring_uses_the_champion(settings: Settings) -> None:
+    from trendcast.behaviour.recommend import load_champion_recommender, train_recommenders
+
+    frame = preference_frame(n_customers=150, seed=4)
+    data = purchases_from_frame(frame)
+    fast = FAST_SASREC.model_copy(update={"max_epochs": 2})
+    first = train_recommenders(settings, families=("cooccurrence", "sasrec"), sasrec_config=fast, data=data)
+    assert set(first.metrics) == {"popularity", "cooccurrence", "sasrec"}
+    assert first.promoted and first.champion_version in first.versions.values()
+    best = max(first.versions, key=lambda f: first.metrics[f]["ndcg@10"])
+    assert first.champion_version == first.versions[best]
+
+    fitted, info = load_champion_recommender(settings)
+    assert fitted.family == best and info.alias == "champion" and info.version == first.champion_version
+    _load_sale_lines(settings, frame)
+    assert score_recommendations(settings, scoring_date=dt.date(2024, 6, 1)) == 10 * frame["customer_key"].nunique()
+    with warehouse.connect(settings) as conn:
+        versions = conn.execute(sa.text("select distinct model_version from scores.customer_recommendations")).all()
+    assert versions == [(first.champion_version,)]
+
+    # Same data, same split: an equally good challenger does not displace the champion.
+    second = train_recommenders(settings, families=("cooccurrence",), data=data)
+    assert not second.promoted and second.champion_version == first.champion_version
+    assert "does not beat" in second.reason

@@ -1,0 +1,140 @@
+"""Product text embeddings: offline model, cache by text hash (DuckDB and PostgreSQL), determinism, and similar-item
+lookups that find the generated categories."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from trendcast import text_embeddings as te
+from trendcast import warehouse
+from trendcast.settings import Settings, get_settings
+
+try:
+    from tests.conftest import skip_or_fail
+except ImportError:  # pragma: no cover - depends on how pytest put the repository on sys.path
+    from conftest import skip_or_fail
+
+pytestmark = pytest.mark.slow  # loads the MiniLM model (~5-20 s on a busy 2-core machine)
+
+PG_DATABASE = "trendcast_text_embeddings_test_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="module")
+def model() -> Any:
+    return te.load_text_model()
+
+
+@pytest.fixture(scope="module")
+def item_text(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """marts.ml_item_text rows of a generated shop (dbt builds the real mart; tests/dbt checks it)."""
+    from trendcast.generate import generate
+
+    out = tmp_path_factory.mktemp("shop")
+    generate(out, seed=5, n_items=120, n_customers=50, days=30, lines_per_day=20, events=False)
+    text = pd.read_parquet(Path(out) / "product_text.parquet")
+    text = text[text["kind"] == "description"]
+    return pd.DataFrame(
+        {
+            "item_id": text["stock_code"].str.strip().str.upper(),
+            "description": text["text"],
+            "category": text["category"],
+            "text_hash": [hashlib.sha256(t.encode()).hexdigest() for t in text["text"]],
+        }
+    ).reset_index(drop=True)
+
+
+def _write_item_text(settings: Settings, frame: pd.DataFrame) -> None:
+    with warehouse.connect(settings) as conn:
+        conn.exec_driver_sql("create schema if not exists marts")
+        conn.exec_driver_sql("drop table if exists marts.ml_item_text")
+        conn.exec_driver_sql(
+            "create table marts.ml_item_text "
+            "(item_id varchar, description varchar, category varchar, text_hash varchar)"
+        )
+        warehouse.append_frame(conn, "marts", "ml_item_text", frame)
+
+
+def _postgres() -> Settings:
+    admin = Settings(warehouse="postgres", pg_database="postgres")
+    try:
+        engine = sa.create_engine(admin.sqlalchemy_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            if not conn.exec_driver_sql("select 1 from pg_database where datname = %s", (PG_DATABASE,)).scalar():
+                conn.exec_driver_sql(f'create database "{PG_DATABASE}"')
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no usable server"
+        skip_or_fail(f"PostgreSQL not reachable at {admin.pg_host}:{admin.pg_port}: {exc}")
+    return Settings(warehouse="postgres", pg_database=PG_DATABASE)
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def wh_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
+    settings = get_settings() if request.param == "duckdb" else _postgres()
+    with warehouse.connect(settings) as conn:
+        conn.exec_driver_sql("drop schema if exists scores cascade")
+    yield settings
+    if request.param == "postgres":
+        with warehouse.connect(settings) as conn:
+            conn.exec_driver_sql("drop schema if exists scores cascade")
+            conn.exec_driver_sql("drop schema if exists marts cascade")
+
+
+def test_embeddings_are_cached_by_text_hash(wh_settings: Settings, item_text: pd.DataFrame, model: Any) -> None:
+    _write_item_text(wh_settings, item_text)
+    first = te.embed_item_texts(wh_settings, model=model)
+    assert (first.n_items, first.n_embedded, first.n_cached) == (len(item_text), len(item_text), 0)
+    second = te.embed_item_texts(wh_settings, model=model)
+    assert (second.n_embedded, second.n_cached) == (0, len(item_text))
+
+    changed = item_text.copy()
+    changed.loc[0, "description"] = "A brand new enamel watering can for the garden."
+    changed.loc[0, "text_hash"] = hashlib.sha256(changed.loc[0, "description"].encode()).hexdigest()
+    _write_item_text(wh_settings, changed)
+    third = te.embed_item_texts(wh_settings, model=model)
+    assert (third.n_embedded, third.n_cached) == (1, len(item_text) - 1)
+
+    items, matrix = te.load_item_embeddings(wh_settings)
+    assert len(items) == len(item_text) and matrix.shape == (len(item_text), te.EMBEDDING_DIM)
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-4)
+    # What the warehouse returns is what the model computes (float32 stored as double precision[]).
+    row = int(np.flatnonzero(items["item_id"] == changed.loc[5, "item_id"])[0])
+    assert np.allclose(matrix[row], te.embed_texts([changed.loc[5, "description"]], model)[0], atol=1e-6)
+    with warehouse.connect(wh_settings) as conn:
+        n_rows = conn.execute(sa.text("select count(*) from scores.item_text_embeddings")).scalar_one()
+    assert n_rows == len(item_text) + 1  # the old text's embedding stays cached for when it comes back
+
+
+def test_embeddings_are_deterministic(model: Any) -> None:
+    texts = ["Set of 6 retrospot glass t-light holder.", "Pink polkadot lunch bag."]
+    a, b = te.embed_texts(texts, model), te.embed_texts(list(reversed(texts)), model)
+    assert a.shape == (2, te.EMBEDDING_DIM) and a.dtype == np.float32
+    assert np.allclose(a, b[::-1], atol=1e-6)
+
+
+def test_similar_items_share_the_category_far_more_often_than_chance(
+    settings: Settings, item_text: pd.DataFrame, model: Any
+) -> None:
+    _write_item_text(settings, item_text)
+    te.embed_item_texts(settings, model=model)
+    embeddings = te.load_item_embeddings(settings)
+    category = item_text.set_index("item_id")["category"]
+    same = []
+    for item_id in item_text["item_id"]:
+        similar = te.similar_items(item_id, k=5, embeddings=embeddings)
+        assert len(similar) == 5 and item_id not in set(similar["similar_item_id"])
+        assert similar["similarity"].is_monotonic_decreasing
+        same.extend(similar["category"] == category[item_id])
+    shares = category.value_counts(normalize=True)
+    chance = float((shares**2).sum())
+    assert np.mean(same) > max(0.6, 3 * chance), (np.mean(same), chance)
+    with pytest.raises(Exception, match="no cached text embedding"):
+        te.similar_items("NOPE", embeddings=embeddings)
