@@ -15,7 +15,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from trendcast.exceptions import TrendcastError
-from trendcast.settings import get_settings
+from trendcast.settings import Settings, get_settings
 
 app = typer.Typer(help="trendcast: e-commerce trend prediction pipeline.", no_args_is_help=True)
 # Tables are wider than the 80 columns rich assumes when output is piped (CI logs, `make demo | tee`).
@@ -265,11 +265,72 @@ def demo(
     corrupt: Annotated[
         str | None,
         typer.Option(
-            help="Corrupt the feature mart after the clean gate (e.g. negative_sales) to see the gate stop it."
+            help="After the clean runs, corrupt the feature mart (e.g. negative_sales) and run the daily DAG again "
+            "to see the quality gate stop it."
         ),
     ] = None,
+    no_airflow: Annotated[
+        bool, typer.Option("--no-airflow", help="Chain the steps in this process without Airflow (quicker).")
+    ] = False,
 ) -> None:
-    """Run the whole pipeline on a synthetic shop on the configured warehouse (DuckDB by default)."""
+    """Run the whole pipeline on a synthetic shop through Airflow (ingest, daily and weekly-retrain DAGs)."""
+    import time
+
+    if no_airflow:
+        _demo_without_airflow(seed, lines, corrupt)
+        return
+    from trendcast.orchestration.environment import ADMIN_USER, admin_password, apply_airflow_env
+
+    settings = get_settings()
+    apply_airflow_env(settings)  # before anything imports airflow: it reads its configuration at import
+    from trendcast.orchestration.demo import run_airflow_demo
+
+    started = time.perf_counter()
+    try:
+        summary = run_airflow_demo(settings, seed=seed, n_lines=lines, corrupt=corrupt, on_step=err_console.print)
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    wall = time.perf_counter() - started
+    for run in summary.runs:
+        table = Table("task", "state", "seconds", "result", title=f"{run.dag_id}  {run.run_id}: {run.state}")
+        for task in run.tasks:
+            colour = "green" if task.state == "success" else "red" if "fail" in task.state else "yellow"
+            table.add_row(task.task_id, f"[{colour}]{task.state}[/]", f"{task.seconds:.1f}", task.result)
+        console.print(table)
+    from trendcast.pipeline import warehouse_table_counts
+
+    _print_counts(warehouse_table_counts(settings))
+    _print_stored_leaderboard(settings)
+    runs = ", ".join(f"{r.dag_id} {r.seconds:.0f} s" for r in summary.runs)
+    state = settings.state_path
+    if corrupt and summary.runs and summary.runs[-1].state != "success":
+        console.print(
+            f"[bold red]the data-quality gate stopped the last trendcast_daily run[/] (as intended with --corrupt "
+            f"{corrupt}): nothing was scored or written downstream; alert emails are in {state}/outbox"
+        )
+    if not summary.succeeded:
+        console.print(f"[bold red]a DAG run failed[/]; task logs: {summary.airflow_home}/logs")
+        raise typer.Exit(code=1)
+    from trendcast.report import write_report
+
+    report = write_report(settings, state / "report.html")
+    console.print(f"[bold green]done[/] in {wall:.1f} s through Airflow (setup {summary.setup_s:.0f} s; {runs})")
+    console.print(
+        "Where to look:\n"
+        '  forecasts: trendcast sql "select * from marts.item_demand_forecasts where is_latest_forecast limit 10"\n'
+        '  trends:    trendcast sql "select * from marts.item_trends limit 10"\n'
+        f"  Airflow UI: trendcast airflow up, then http://localhost:{settings.airflow_port} "
+        f"(user {ADMIN_USER}, password {admin_password(settings)}); task logs in {summary.airflow_home}/logs\n"
+        f"  MLflow UI: mlflow ui --backend-store-uri sqlite:///{state}/mlflow/mlflow.db\n"
+        f"  emails (anomaly digest, alerts): {state}/outbox;  GX Data Docs: {state}/data_docs\n"
+        f"  report (offline HTML, same views as the dashboard): {report}\n"
+        f"  generated files: {summary.data_dir}",
+        highlight=False,
+    )
+
+
+def _demo_without_airflow(seed: int, lines: int | None, corrupt: str | None) -> None:
+    """The scheduler-free chain (trendcast.pipeline.run_demo): same steps, one process."""
     from trendcast.pipeline import run_demo
 
     try:
@@ -291,12 +352,6 @@ def demo(
         )
     total = sum(s.seconds for s in summary.steps)
     console.print(f"[bold green]done[/] in {total:.1f} s. Warehouse ({summary.warehouse}): {summary.location}")
-    console.print(f"Generated files: {summary.data_dir}")
-    console.print(
-        'Look around: trendcast sql "select * from marts.item_demand_forecasts where is_latest_forecast limit 10"; '
-        f"MLflow UI: mlflow ui --backend-store-uri sqlite:///{get_settings().state_path}/mlflow/mlflow.db; "
-        f"emails: {get_settings().state_path}/outbox"
-    )
 
 
 @app.command()
@@ -310,6 +365,264 @@ def clean(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] 
         raise typer.Exit(code=1)
     shutil.rmtree(state)
     console.print(f"removed {state}")
+
+
+@app.command("grant-readonly")
+def grant_readonly(
+    role: Annotated[str | None, typer.Option(help="Role name (default: TRENDCAST_PG_READONLY_USER).")] = None,
+) -> None:
+    """Create or update the read-only PostgreSQL role for SQL consumers (marts, forecasts, trends, scores).
+
+    Idempotent. The password comes from TRENDCAST_PG_READONLY_PASSWORD only; raw and staging are never granted.
+    """
+    from trendcast.roles import OPS_READABLE_TABLES, OPS_SCHEMA, PRIVATE_SCHEMAS, setup_readonly_role
+
+    try:
+        result = setup_readonly_role(role=role)
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    table = Table("schema", "readable tables and views", title=f"role {result.role} on {result.database}")
+    by_schema: dict[str, list[str]] = {}
+    for name in result.readable:
+        schema, _, rel = name.partition(".")
+        by_schema.setdefault(schema, []).append(rel)
+    for schema, rels in by_schema.items():
+        table.add_row(schema, ", ".join(rels))
+    console.print(table)
+    private = [*PRIVATE_SCHEMAS, f"{OPS_SCHEMA}.* except {', '.join(OPS_READABLE_TABLES)}"]
+    console.print(
+        f"{'created' if result.created else 'updated'} role {result.role} "
+        f"({'password set' if result.password_set else 'password unchanged'}); "
+        f"tables {result.owner} creates later in these schemas stay readable; never granted: {'; '.join(private)}",
+        highlight=False,
+    )
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("trendcast-report.html"),
+    items: Annotated[int, typer.Option(help="Top-selling items whose charts the explorer embeds.")] = 20,
+) -> None:
+    """Write the dashboard's views as one self-contained HTML file (plotly.js inlined: opens offline)."""
+    from trendcast.report import write_report
+
+    try:
+        path = write_report(get_settings(), out, n_items=items)
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    console.print(f"report: {path}")
+
+
+airflow_app = typer.Typer(help="trendcast's own Airflow: setup, local UI, one DAG run.", no_args_is_help=True)
+app.add_typer(airflow_app, name="airflow")
+
+
+@airflow_app.command("env")
+def airflow_env_cmd() -> None:
+    """Print the AIRFLOW_* environment (shell `export` lines) to use the airflow CLI on trendcast's Airflow."""
+    import shlex
+
+    from trendcast.orchestration.environment import airflow_env
+
+    for key, value in sorted(airflow_env(get_settings()).items()):
+        if key.startswith(("AIRFLOW", "TRENDCAST_DBT")):
+            print(f"export {key}={shlex.quote(value)}")
+
+
+@airflow_app.command("setup")
+def airflow_setup() -> None:
+    """dbt manifest for Cosmos, Airflow metadata database (migrated) and the warehouse pool; idempotent."""
+    from trendcast.orchestration.environment import ADMIN_USER, admin_password, apply_airflow_env
+
+    settings = get_settings()
+    apply_airflow_env(settings)
+    from trendcast.orchestration.setup import setup_airflow
+
+    env = setup_airflow(settings)
+    console.print(f"Airflow home {env['AIRFLOW_HOME']}; user {ADMIN_USER}, password {admin_password(settings)}")
+
+
+@airflow_app.command("up")
+def airflow_up(
+    port: Annotated[int | None, typer.Option(help="api-server port (default: settings airflow_port, 8080).")] = None,
+    host: Annotated[str, typer.Option(help="Interface the api-server listens on (0.0.0.0: all).")] = "127.0.0.1",
+) -> None:
+    """Start api-server, scheduler, dag-processor and triggerer with this repo's DAGs and plugins (Ctrl-C stops)."""
+    import signal
+    import time
+
+    from trendcast.orchestration.environment import ADMIN_USER, admin_password, apply_airflow_env
+
+    settings = get_settings()
+    port = port or settings.airflow_port
+    env = apply_airflow_env(settings, port=port)
+    from trendcast.orchestration.local import running_airflow, wait_healthy
+    from trendcast.orchestration.setup import setup_airflow
+
+    setup_airflow(settings)
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C, or a SIGTERM from a process manager: either way the components are stopped in the finally block.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
+    log_dir = settings.state_path / "airflow" / "components"
+    with running_airflow(env, port=port, log_dir=log_dir, host=host) as procs:
+        wait_healthy(f"http://127.0.0.1:{port}", procs=procs)
+        console.print(
+            f"Airflow UI: http://localhost:{port}  user {ADMIN_USER}, password {admin_password(settings)}\n"
+            f"Component logs: {log_dir}. Ctrl-C stops everything."
+        )
+        try:
+            while all(p.poll() is None for p in procs.values()):
+                time.sleep(2)
+        except KeyboardInterrupt:
+            console.print("stopping Airflow …")
+        dead = [name for name, p in procs.items() if p.poll() is not None]
+        if dead:
+            console.print(f"[red]stopped:[/] {', '.join(dead)}; see {log_dir}")
+
+
+@airflow_app.command("run")
+def airflow_run(
+    dag_id: Annotated[str, typer.Argument(help="trendcast_ingest, trendcast_daily or trendcast_weekly_retrain.")],
+    date_: Annotated[
+        str | None, typer.Option("--date", help="Logical date (YYYY-MM-DD, a past date = backfill); default now.")
+    ] = None,
+) -> None:
+    """One DAG run with dag.test() in this process (every task recorded in the metadata DB)."""
+    import datetime as dt
+
+    from trendcast.orchestration.environment import apply_airflow_env
+
+    apply_airflow_env(get_settings())
+    from trendcast.orchestration.demo import load_dags, run_dag
+
+    logical = dt.datetime.fromisoformat(date_).replace(tzinfo=dt.UTC) if date_ else None
+    run = run_dag(load_dags((dag_id,))[dag_id], logical)
+    table = Table("task", "state", "seconds", "result", title=f"{run.dag_id} {run.run_id}: {run.state}")
+    for task in run.tasks:
+        table.add_row(task.task_id, task.state, f"{task.seconds:.1f}", task.result)
+    console.print(table)
+    print(run.model_dump_json())
+    if run.state != "success":
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def propensity(
+    train_: Annotated[bool, typer.Option("--train", help="Evaluate, register and promote a new model first.")] = False,
+    date_: Annotated[
+        str | None, typer.Option("--date", help="Scoring date (YYYY-MM-DD); default: data cutoff.")
+    ] = None,
+) -> None:
+    """Purchase propensity (buys within 30 days): optional retrain, then @champion scores into
+    scores.customer_purchase_propensity."""
+    from trendcast.behaviour.propensity import score_propensity, train_propensity
+
+    settings = get_settings()
+    try:
+        if train_:
+            with console.status("evaluating and training the propensity model"):
+                report = train_propensity(settings)
+            table = Table(
+                "model", "ROC-AUC", "PR-AUC", "log loss", "ECE", title=f"split {report.evaluation.eval_cutoff}"
+            )
+            for name, m in report.evaluation.metrics.items():
+                table.add_row(name, *(f"{m[k]:.4f}" for k in ("roc_auc", "pr_auc", "log_loss", "ece")))
+            console.print(table)
+            console.print(
+                f"v{report.model_version} {'promoted' if report.promoted else 'kept as challenger'}: {report.reason}"
+            )
+        scored = score_propensity(settings, scoring_date=date.fromisoformat(date_) if date_ else None)
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"scored {scored.rows:,} customers for {scored.scoring_date} (mean probability {scored.mean_probability:.3f}, "
+        f"{scored.model_name} v{scored.model_version})"
+    )
+
+
+@app.command()
+def segments(
+    date_: Annotated[str | None, typer.Option("--date", help="As-of date (YYYY-MM-DD); default: data cutoff.")] = None,
+) -> None:
+    """Customer segments (K-means on RFM, k by silhouette; DBSCAN compared) into scores.customer_segments."""
+    from trendcast.behaviour.segments import run_segments
+
+    try:
+        report = run_segments(get_settings(), scoring_date=date.fromisoformat(date_) if date_ else None)
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    table = Table("segment", "customers", title=f"{report.k} segments, silhouette {report.silhouette:.3f}")
+    for name, size in report.sizes.items():
+        table.add_row(name, f"{size:,}")
+    console.print(table)
+    console.print(
+        f"DBSCAN: {report.dbscan['n_clusters']:.0f} clusters, {report.dbscan['noise_share']:.0%} noise, silhouette "
+        f"{report.dbscan['silhouette']:.3f}; wrote {report.rows:,} rows for {report.scoring_date}"
+    )
+
+
+@app.command()
+def recommend(
+    train_: Annotated[
+        bool, typer.Option("--train", help="Evaluate popularity / co-occurrence / SASRec, register, promote first.")
+    ] = False,
+    family: Annotated[
+        list[str] | None, typer.Option("--family", "-f", help="Families to train (cooccurrence, sasrec).")
+    ] = None,
+    date_: Annotated[
+        str | None, typer.Option("--date", help="Scoring date (YYYY-MM-DD); default: data cutoff.")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", "-k", help="Items per customer.")] = 10,
+) -> None:
+    """Next-basket recommendations: optional retrain, then the @champion's top-k per customer into
+    scores.customer_recommendations."""
+    from trendcast.behaviour.recommend import FAMILIES, score_recommendations, train_recommenders
+
+    settings = get_settings()
+    try:
+        if train_:
+            with console.status("evaluating and training recommenders"):
+                report = train_recommenders(settings, families=tuple(family or FAMILIES))
+            table = Table("model", "HR@10", "NDCG@10", "version", title=f"leave-last-out, {report.n_users:,} customers")
+            for name, m in report.metrics.items():
+                table.add_row(name, f"{m['hr@10']:.4f}", f"{m['ndcg@10']:.4f}", report.versions.get(name, "-"))
+            console.print(table)
+            console.print(f"{'promoted' if report.promoted else 'kept champion'}: {report.reason}")
+        written = score_recommendations(settings, scoring_date=date.fromisoformat(date_) if date_ else None, k=k)
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    console.print(f"wrote {written:,} recommendation rows to scores.customer_recommendations")
+
+
+@app.command()
+def embed(
+    similar_to: Annotated[
+        str | None, typer.Option("--similar-to", help="Also print the items whose text is most like this item's.")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", "-k", help="Similar items to print.")] = 10,
+) -> None:
+    """Embed new or changed product texts (marts.ml_item_text) into scores.item_text_embeddings (cached by hash)."""
+    from trendcast.text_embeddings import embed_item_texts, similar_items
+
+    settings = get_settings()
+    try:
+        with console.status("embedding product texts"):
+            result = embed_item_texts(settings)
+        console.print(
+            f"{result.n_texts:,} texts: {result.n_embedded:,} embedded now, {result.n_cached:,} cached ({result.model})"
+        )
+        if similar_to:
+            frame = similar_items(similar_to, k, settings)
+            table = Table("rank", "item", "category", "cosine", title=f"items like {similar_to}")
+            for row in frame.itertuples(index=False):
+                table.add_row(str(row.rank), row.similar_item_id, str(row.category), f"{row.similarity:.3f}")
+            console.print(table)
+    except TrendcastError as exc:
+        raise _fail(exc) from None
 
 
 # -- new commands go above this line (each helper adds its own block with one str_replace) --
@@ -337,6 +650,18 @@ def _print_leaderboard(rows: list[dict], cutoffs: list[str]) -> None:
             f"{r['fit_s'] + r['predict_s']:.1f}",
         )
     console.print(table)
+
+
+def _print_stored_leaderboard(settings: Settings) -> None:
+    """The latest training run's leaderboard as stored in ``ops.model_leaderboard`` (what the dashboard shows)."""
+    from trendcast.dashboard import queries
+    from trendcast.warehouse import connect
+
+    with connect(settings) as conn:
+        rows = queries.leaderboard(conn, queries.available_tables(conn))
+    if rows:
+        timed = [{**r, "fit_s": r["fit_s"] or 0.0, "predict_s": r["predict_s"] or 0.0} for r in rows]
+        _print_leaderboard(timed, [rows[0]["cutoffs"]])
 
 
 def _print_counts(counts: list) -> None:

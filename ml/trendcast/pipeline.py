@@ -1,4 +1,5 @@
-"""The pipeline steps chained without a scheduler: what ``trendcast demo`` (and later the DAGs) run."""
+"""The pipeline steps chained without a scheduler (``trendcast demo --no-airflow``); ``trendcast demo`` runs the
+same steps as Airflow DAGs (:mod:`trendcast.orchestration.demo`)."""
 
 from __future__ import annotations
 
