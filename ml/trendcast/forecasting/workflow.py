@@ -159,6 +159,9 @@ def train(
         champion = registry.get_model_info(TARGET, alias=registry.CHAMPION, settings=settings).family
     except Exception:  # noqa: BLE001 - no champion yet is a normal outcome
         champion = None
+    from trendcast.forecasting.evaluation_store import store_evaluation
+
+    store_evaluation(result, board, decisions=decisions, champion=champion, target=TARGET, settings=settings)
     return TrainReport(
         leaderboard=json.loads(board.to_json(orient="records")),
         cutoffs=[f"{c:%Y-%m-%d}" for c in result.cutoffs],
@@ -263,9 +266,10 @@ def trends(settings: Settings | None = None, *, as_of: date | None = None) -> Tr
             )
             forecast_frame["ds"] = pd.to_datetime(forecast_frame["ds"])
     categories = df[[ID_COL, "category"]].drop_duplicates(ID_COL)
-    signals = compute_trend_signals(
-        df[[ID_COL, TIME_COL, TARGET_COL]], forecast_frame, as_of=day, categories=categories
-    )
+    # Orders per item-day make the trend test far less noisy than units (trendcast.trends, "significance").
+    orders = load_item_daily_sales(settings, as_of=as_of, target="n_orders").rename(columns={TARGET_COL: "n_orders"})
+    history = df[[ID_COL, TIME_COL, TARGET_COL]].merge(orders[[ID_COL, TIME_COL, "n_orders"]], on=[ID_COL, TIME_COL])
+    signals = compute_trend_signals(history, forecast_frame, as_of=day, categories=categories)
     rows = write_trend_signals(signals, day, settings)
     items = signals[signals["level"] == "item"]
     return TrendReport(
