@@ -53,6 +53,14 @@ def test_gbm_planted_signal_beats_seasonal_naive(panel: pd.DataFrame) -> None:
     assert 0.9 < overall.loc["TrendcastXGB", "bias"] < 1.1
     # the model was last fitted on the last fold's training part
     _check_output(gbm.predict(28), panel[panel["ds"] <= res.cutoffs[-1]], 28)
+    # one calibration record per fit: the 28 days before each cutoff, bias factor within its clip, and the upper
+    # quantile levels re-mapped at or below nominal (counts with zeros over-cover at the nominal levels)
+    assert [e["last_day"] for e in gbm.calibration_log] == [f"{c:%Y-%m-%d}" for c in res.cutoffs]
+    for entry, cutoff in zip(gbm.calibration_log, res.cutoffs, strict=True):
+        assert entry["calibration_days"] == f"{cutoff - pd.Timedelta(days=27):%Y-%m-%d}..{cutoff:%Y-%m-%d}"
+        assert 0.85 <= entry["bias_factor"] <= 1.2
+        assert 0.5 <= entry["level_q900"] <= 0.9 + 1e-9
+        assert entry["level_q900"] <= entry["level_q975"] <= 0.975 + 1e-9
 
 
 def test_gbm_intervals_are_roughly_calibrated_on_noise(make_panel) -> None:

@@ -3,8 +3,9 @@
 How it forecasts. Training rows are (item, origin, step) pairs; features come from the item's history up to the
 origin only (recent means over 7 … 364 days, volatility, intermittency, last year's values around the same
 dates, price, item age, market level and last year's market seasonality) plus the target period's calendar. The
-target is divided by the item's recent level so that one model serves items of every size, and rows are weighted
-like the M5 WRMSSE (recent units / in-sample seasonal-difference variance) times a recency factor.
+target is divided by the item's recent level so that one model serves items of every size, the loss is Tweedie
+(log link, variance power 1.5: suits zero-inflated counts), and rows are weighted like the M5 WRMSSE (recent units /
+in-sample seasonal-difference variance) times a recency factor.
 
 * ``granularity="week"`` (default): the step is a week after the origin and the target the week's mean daily
   units; days get the market's weekday profile of the last 182 days. Seven times fewer rows than daily steps,
@@ -59,7 +60,8 @@ class GBMParams(BaseModel):
     horizon: int = Field(28, description="days the direct model learns; predict(h) needs h <= horizon")
     origin_step: int = Field(14, description="days between training origins")
     n_origins: int = Field(26, description="training origins per fit")
-    objective: str = Field("reg:squarederror", description="XGBoost objective on the level-scaled target")
+    objective: str = Field("reg:tweedie", description="XGBoost objective on the level-scaled target")
+    tweedie_variance_power: float = Field(1.5, description="variance power when the objective is reg:tweedie")
     n_estimators: int = Field(150, description="boosting rounds")
     learning_rate: float = Field(0.1, description="shrinkage")
     max_depth: int = Field(6, description="tree depth")
@@ -98,6 +100,9 @@ class GlobalXGBForecaster:
         self._features: list[str] = []
         self._scale_mse = np.ones(0)
         self.bias_factor = 1.0
+        #: one entry per fit: last training day and what the calibration window chose (bias factor, re-mapped
+        #: upper quantile levels), so a backtest can report how each fold was calibrated
+        self.calibration_log: list[dict[str, object]] = []
         self._table: np.ndarray | None = None
         self._bin_edges = np.zeros(0)
         self._levels = np.asarray(QUANTILES)
@@ -151,6 +156,8 @@ class GlobalXGBForecaster:
             "nthread": p.n_jobs,
             "seed": p.seed,
         }
+        if p.objective == "reg:tweedie":
+            params["tweedie_variance_power"] = p.tweedie_variance_power
         logger.info("%s: training on %d rows x %d features (%d origins)", self.name, len(x), x.shape[1], len(origins))
         return xgb.train(params, dtrain, num_boost_round=p.n_estimators)
 
@@ -248,6 +255,15 @@ class GlobalXGBForecaster:
         actual = m.values[cal["_row"].to_numpy(), cal["_t"].to_numpy()]
         self._calibrate(actual, cal["y_hat"].to_numpy(), cal["zero_share_28"].to_numpy())
         self._booster = self._train(m, last) if p.refit else booster
+        self.calibration_log.append(
+            {
+                "last_day": f"{m.dates[last]:%Y-%m-%d}",
+                "calibration_days": f"{m.dates[cal_last + 1]:%Y-%m-%d}..{m.dates[last]:%Y-%m-%d}",
+                "bias_factor": round(self.bias_factor, 4),
+                "level_q900": round(float(self._levels[QUANTILES.index(0.9)]), 3),
+                "level_q975": round(float(self._levels[QUANTILES.index(0.975)]), 3),
+            }
+        )
         return self
 
     def predict(self, h: int, future: pd.DataFrame | None = None) -> pd.DataFrame:
