@@ -142,10 +142,73 @@ def test_search_categories_and_explorer_page(client: TestClient, demo_settings: 
     assert page.status_code == 200 and f"{forecast_item} - " in page.text
 
 
+def test_country_endpoints_agree_with_the_cleaned_lines(client: TestClient, demo_settings: Settings) -> None:
+    listed = client.get("/api/countries").json()
+    expected = read(
+        demo_settings,
+        "select coalesce(country, 'Unspecified') as country, sum(quantity) as units, count(distinct invoice_id) as n "
+        "from intermediate.int_transactions_cleaned where is_sale group by 1 order by 2 desc, 1",
+    )
+    assert len(listed) == len(expected) >= 5  # the generated shop sells to many countries
+    assert [row["country"] for row in listed] == expected["country"].tolist()  # most units first
+    assert [row["units_sold"] for row in listed] == expected["units"].tolist()
+    assert [row["n_orders"] for row in listed] == expected["n"].tolist()
+    # per day, units over all countries equal units over all items (counted the same way)
+    by_day = read(
+        demo_settings,
+        "select c.sale_date, c.units, i.units as item_units from "
+        "(select sale_date, sum(units_sold) as units from marts.ml_country_daily_sales group by 1) c "
+        "join (select sale_date, sum(units_sold) as units from marts.ml_item_daily_sales group by 1) i "
+        "on c.sale_date = i.sale_date",
+    )
+    assert len(by_day) > 100 and (by_day["units"] == by_day["item_units"]).all()
+
+    country = listed[1]["country"]  # not the UK: a small country with gaps to zero-fill
+    data = client.get(f"/api/countries/{country}").json()
+    assert data["country"] == country and data["n_traces"] == len(data["figure"]["data"]) == 1
+    trace = data["figure"]["data"][0]
+    days = read(
+        demo_settings,
+        "select min(invoice_date) as first_day, (select max(invoice_date) from intermediate.int_transactions_cleaned "
+        "where is_sale) as last_day from intermediate.int_transactions_cleaned "
+        "where is_sale and coalesce(country, 'Unspecified') = :c",
+        c=country,
+    )
+    n_days = (pd.Timestamp(days["last_day"].item()) - pd.Timestamp(days["first_day"].item())).days + 1
+    assert len(trace["x"]) == data["history_days"] == n_days  # zero-filled calendar
+    assert sum(trace["y"]) == pytest.approx(listed[1]["units_sold"])
+    assert trace["x"][0] == f"{pd.Timestamp(days['first_day'].item()):%Y-%m-%d}"
+    assert data["figure"]["layout"]["xaxis"]["rangeslider"]["visible"]
+
+    top = read(
+        demo_settings,
+        "select item_id, sum(quantity) as units from intermediate.int_transactions_cleaned "
+        "where is_sale and coalesce(country, 'Unspecified') = :c and invoice_date > "
+        "(select max(invoice_date) from intermediate.int_transactions_cleaned where is_sale) - 28 "
+        "group by 1 order by 2 desc, 1 limit 5",
+        c=country,
+    )
+    got = client.get(f"/api/countries/{country}", params={"limit": 5}).json()["top_items"]
+    assert len(top) > 0
+    assert [r["item_id"] for r in got] == top["item_id"].tolist()
+    assert [r["recent_units"] for r in got] == top["units"].tolist()
+
+    page = client.get("/explorer", params={"country": country})
+    assert page.status_code == 200
+    assert f'<option value="{country}" selected>' in page.text and "not available" not in page.text
+    assert 'id="country-chart"' in page.text and top["item_id"].iat[0] in page.text
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [
         ("/api/items/NO-SUCH-ITEM", 404),
+        ("/api/countries/Atlantis", 404),
+        ("/api/countries/france", 404),  # names are exact
+        ("/explorer?country=Atlantis", 404),
+        ("/api/countries/" + "x" * 65, 422),
+        ("/api/countries/France?limit=0", 422),
+        ("/explorer?country=" + "x" * 65, 422),
         ("/api/categories/no-such-category", 404),
         ("/explorer?item=NO-SUCH-ITEM", 404),
         ("/api/items/" + "9" * 65, 422),
@@ -173,6 +236,9 @@ def test_hostile_parameters_change_nothing(client: TestClient, demo_settings: Se
             ("/api/items", {"q": text}),
             ("/api/items", {"category": text}),
             (f"/api/categories/{text}", {}),
+            (f"/api/countries/{text}", {}),
+            ("/api/countries/France", {"limit": text}),
+            ("/explorer", {"country": text}),
             ("/explorer", {"item": text}),
             ("/api/trends", {"level": text}),
             ("/api/anomalies", {"limit": text}),
@@ -199,6 +265,8 @@ def test_openapi_documents_the_json_endpoints(client: TestClient) -> None:
         "/api/items/{item_id}",
         "/api/categories",
         "/api/categories/{category}",
+        "/api/countries",
+        "/api/countries/{country}",
         "/api/trends",
         "/api/anomalies",
         "/api/segments",
@@ -207,6 +275,11 @@ def test_openapi_documents_the_json_endpoints(client: TestClient) -> None:
     item = paths["/api/items/{item_id}"]["get"]
     assert {"404", "422"} <= set(item["responses"])
     assert item["parameters"][0]["schema"]["maxLength"] == 64
+    country = paths["/api/countries/{country}"]["get"]
+    assert {"404", "422"} <= set(country["responses"])
+    params = {p["name"]: p for p in country["parameters"]}
+    assert params["country"]["in"] == "path" and params["country"]["schema"]["maxLength"] == 64
+    assert params["limit"]["schema"]["maximum"] == 200
 
 
 def test_a_locked_warehouse_answers_503(demo_settings: Settings) -> None:

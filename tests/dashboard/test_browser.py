@@ -123,6 +123,10 @@ def test_explorer_changes_chart_with_the_item_filter(
         assert first_data["forecast_date"] and len(first_data["backtest_cutoffs"]) == 3
         assert page.traces("item-chart") == (first_data["n_traces"], first_data["n_traces"]) == (9, 9)
         assert page.traces("category-chart") == (2, 2)
+        countries = httpx.get(f"{live_server}/api/countries").json()
+        assert page.page.locator("#country-select").input_value() == countries[0]["country"]  # most units first
+        assert page.traces("country-chart") == (1, 1)
+        assert "not available" not in page.page.content()
         page.page.screenshot(path=str(artifacts_dir / "explorer_first_item.png"), full_page=True)
 
         other = next(row["item_id"] for row in top if row["item_id"] != first_id)
@@ -153,6 +157,21 @@ def test_explorer_changes_chart_with_the_item_filter(
         assert (
             page.page.evaluate("document.getElementById('category-chart').layout.title.text") == f"Category {category}"
         )
+
+        country = countries[2]["country"]
+        country_data = httpx.get(f"{live_server}/api/countries/{country}").json()
+        page.page.select_option("#country-select", country)
+        page.page.wait_for_function(
+            "c => document.getElementById('country-chart').dataset.country === c", arg=country, timeout=15_000
+        )
+        assert page.page.evaluate("document.getElementById('country-chart').layout.title.text") == f"Country {country}"
+        assert page.traces("country-chart") == (country_data["n_traces"], country_data["n_traces"]) == (1, 1)
+        drawn_sum = page.page.evaluate("document.getElementById('country-chart').data[0].y.reduce((a, b) => a + b, 0)")
+        assert drawn_sum == pytest.approx(countries[2]["units_sold"])
+        rows = page.page.locator("#country-items tbody tr")
+        assert rows.count() == len(country_data["top_items"]) > 0
+        assert rows.first.locator("td").first.inner_text() == country_data["top_items"][0]["item_id"]
+        assert page.page.locator("#country-items-title").inner_text() == f"Top items in {country} (last 28 days)"
         page.page.screenshot(path=str(artifacts_dir / "explorer_changed_item.png"), full_page=True)
 
         search.fill("NO-SUCH-ITEM")

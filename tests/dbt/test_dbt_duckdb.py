@@ -235,7 +235,14 @@ def test_parse_writes_a_manifest_with_enforced_contracts(tmp_path) -> None:
     manifest_path = parse(settings, target_dir=tmp_path / "target")
     nodes = json.loads(manifest_path.read_text())["nodes"]
     marts = {n["name"]: n for n in nodes.values() if n["resource_type"] == "model" and n["schema"] == "marts"}
-    assert set(marts) >= {"ml_item_daily_sales", "ml_customer_rfm", "ml_item_text", "dq_cleaning_summary"}
+    assert set(marts) >= {
+        "ml_item_daily_sales",
+        "ml_country_daily_sales",
+        "ml_country_item_daily_sales",
+        "ml_customer_rfm",
+        "ml_item_text",
+        "dq_cleaning_summary",
+    }
     assert all(n["config"]["contract"]["enforced"] for n in marts.values())
     # feature marts are tables; the consumer marts over the write-back tables are views (always current)
     consumer = {name for name, n in marts.items() if n["original_file_path"].startswith("models/marts/consumer/")}

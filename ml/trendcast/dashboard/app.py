@@ -36,6 +36,7 @@ PAGES: tuple[tuple[str, str], ...] = (
 _ID_MAX = 64
 ItemId = Annotated[str, PathParam(min_length=1, max_length=_ID_MAX, description="Item (stock code) id.")]
 CategoryName = Annotated[str, PathParam(min_length=1, max_length=_ID_MAX, description="Category name.")]
+CountryName = Annotated[str, PathParam(min_length=1, max_length=_ID_MAX, description="Country name, e.g. France.")]
 Limit = Annotated[int, Query(ge=1, le=200, description="Rows to return.")]
 
 
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conn: Conn,
         item: Annotated[str | None, Query(max_length=_ID_MAX)] = None,
         category: Annotated[str | None, Query(max_length=_ID_MAX)] = None,
+        country: Annotated[str | None, Query(max_length=_ID_MAX)] = None,
     ) -> HTMLResponse:
         choices = views.explorer_choices(conn)
         if item is None and choices["top_items"]:
@@ -129,6 +131,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         category_data = views.category_view(conn, category) if category else None
         if category and category_data is None:
             raise HTTPException(404, f"unknown category {category!r}")
+        if country is None and choices["countries"]:
+            country = choices["countries"][0]["country"]
+        country_data = views.country_view(conn, country) if country else None
+        if country and country_data is None:
+            raise HTTPException(404, f"unknown country {country!r}")
         return page(
             request,
             "explorer.html",
@@ -137,6 +144,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             item=item_data,
             category=category,
             category_data=category_data,
+            country=country,
+            country_data=country_data,
         )
 
     @app.get("/trends", response_class=HTMLResponse, include_in_schema=False)
@@ -196,6 +205,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         data = views.category_view(conn, category)
         if data is None:
             raise HTTPException(404, "unknown category")
+        return data
+
+    @app.get("/api/countries", summary="Countries with their units, revenue and orders, most units first")
+    def api_countries(conn: Conn) -> list[dict[str, Any]]:
+        return queries.countries(conn, queries.available_tables(conn))
+
+    @app.get(
+        "/api/countries/{country}",
+        summary="A country's actual daily units (as a Plotly figure) and its top items of the last 28 days",
+        responses={404: {"description": "Unknown country"}},
+    )
+    def api_country(conn: Conn, country: CountryName, limit: Limit = 20) -> dict[str, Any]:
+        data = views.country_view(conn, country, limit)
+        if data is None:
+            raise HTTPException(404, "unknown country")
         return data
 
     @app.get("/api/trends", summary="Strongest latest rising or falling items or categories")

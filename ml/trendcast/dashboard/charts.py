@@ -16,6 +16,7 @@ __all__ = [
     "item_figure",
     "item_trace_count",
     "category_figure",
+    "country_figure",
     "leaderboard_figure",
     "trend_strength_figure",
     "anomaly_figure",
@@ -187,6 +188,21 @@ def category_figure(title: str, actuals: pd.DataFrame, forecast: pd.DataFrame) -
             )
         )
     return _as_dict(go.Figure(data=traces, layout=_time_layout(title)))
+
+
+def country_figure(title: str, actuals: pd.DataFrame) -> dict[str, Any]:
+    """Actual daily units of a country (one trace; no forecasts exist per country)."""
+    import plotly.graph_objects as go
+
+    trace = go.Scatter(
+        x=_dates(actuals["sale_date"]),
+        y=_values(actuals["units_sold"]),
+        mode="lines",
+        name="actual units",
+        line={"color": ACTUAL_COLOR, "width": 1.5},
+        hovertemplate="%{y:.0f}",
+    )
+    return _as_dict(go.Figure(data=[trace], layout=_time_layout(title)))
 
 
 def leaderboard_figure(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -36,6 +36,9 @@ __all__ = [
     "shop_daily_units",
     "segments",
     "top_items",
+    "countries",
+    "country_actuals",
+    "country_top_items",
 ]
 
 #: Tables whose freshness the overview shows: (schema, table, time column, what it holds).
@@ -54,6 +57,8 @@ _FORECASTS = "marts.item_demand_forecasts"
 _TRENDS = "marts.item_trends"
 _BACKTESTS = "forecasts.item_backtest_forecast"
 _LEADERBOARD = "ops.model_leaderboard"
+_COUNTRY_SALES = "marts.ml_country_daily_sales"
+_COUNTRY_ITEM_SALES = "marts.ml_country_item_daily_sales"
 
 
 def available_tables(conn: Connection) -> set[str]:
@@ -390,5 +395,46 @@ def top_items(conn: Connection, limit: int = 20, days: int = 28) -> list[dict[st
         f"where s.sale_date > (select max(sale_date) from {_DAILY_SALES}) - :days "
         "group by s.item_id order by recent_units desc, s.item_id limit :limit",
         {"days": days, "limit": limit},
+    )
+    return _records(frame)
+
+
+def countries(conn: Connection, tables: set[str]) -> list[dict[str, Any]]:
+    """Countries with their units, revenue and orders over all days, most units first (empty without the mart)."""
+    if _COUNTRY_SALES not in tables:
+        return []
+    frame = read_frame(
+        conn,
+        "select country, min(sale_date) as first_sale_date, sum(units_sold) as units_sold, "
+        f"sum(revenue_sold) as revenue_sold, sum(n_orders) as n_orders from {_COUNTRY_SALES} "
+        "group by country order by units_sold desc, country",
+    )
+    return _records(frame)
+
+
+def country_actuals(conn: Connection, country: str) -> pd.DataFrame:
+    """``sale_date, units_sold, revenue_sold, n_orders, n_customers`` of one country on the zero-filled calendar."""
+    return read_frame(
+        conn,
+        f"select sale_date, units_sold, revenue_sold, n_orders, n_customers from {_COUNTRY_SALES} "
+        "where country = :country order by sale_date",
+        {"country": country},
+    )
+
+
+def country_top_items(
+    conn: Connection, tables: set[str], country: str, limit: int = 20, days: int = 28
+) -> list[dict[str, Any]]:
+    """The items of ``country`` that sold the most units in the last ``days`` days of data."""
+    if _COUNTRY_ITEM_SALES not in tables:
+        return []
+    frame = read_frame(
+        conn,
+        "select s.item_id, max(i.description) as description, max(i.category) as category, "
+        "sum(s.units_sold) as recent_units, sum(s.revenue_sold) as recent_revenue "
+        f"from {_COUNTRY_ITEM_SALES} s left join {_ITEMS} i on i.item_id = s.item_id "
+        f"where s.country = :country and s.sale_date > (select max(sale_date) from {_COUNTRY_SALES}) - :days "
+        "group by s.item_id order by recent_units desc, s.item_id limit :limit",
+        {"country": country, "days": days, "limit": limit},
     )
     return _records(frame)

@@ -8,7 +8,15 @@ from sqlalchemy.engine import Connection
 
 from trendcast.dashboard import charts, queries
 
-__all__ = ["overview", "item_view", "category_view", "explorer_choices", "trends_view", "anomalies_view"]
+__all__ = [
+    "overview",
+    "item_view",
+    "category_view",
+    "country_view",
+    "explorer_choices",
+    "trends_view",
+    "anomalies_view",
+]
 
 
 def overview(conn: Connection) -> dict[str, Any]:
@@ -62,9 +70,31 @@ def category_view(conn: Connection, category: str) -> dict[str, Any] | None:
     return {"category": category, "figure": figure, "n_traces": len(figure["data"])}
 
 
+def country_view(conn: Connection, country: str, limit: int = 20) -> dict[str, Any] | None:
+    """A country's daily units and its top items of the last 28 days; ``None`` for an unknown country."""
+    tables = queries.available_tables(conn)
+    summary = next((row for row in queries.countries(conn, tables) if row["country"] == country), None)
+    if summary is None:
+        return None
+    actuals = queries.country_actuals(conn, country)
+    figure = charts.country_figure(f"Country {country}", actuals)
+    return {
+        "country": country,
+        "summary": summary,
+        "figure": figure,
+        "n_traces": len(figure["data"]),
+        "history_days": len(actuals),
+        "top_items": queries.country_top_items(conn, tables, country, limit),
+    }
+
+
 def explorer_choices(conn: Connection, limit: int = 20) -> dict[str, Any]:
-    """Top-selling items to pick from, and the categories."""
-    return {"top_items": queries.top_items(conn, limit), "categories": queries.categories(conn)}
+    """Top-selling items to pick from, the categories and the countries."""
+    return {
+        "top_items": queries.top_items(conn, limit),
+        "categories": queries.categories(conn),
+        "countries": queries.countries(conn, queries.available_tables(conn)),
+    }
 
 
 def trends_view(conn: Connection, limit: int = 10) -> dict[str, Any]:
