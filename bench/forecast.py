@@ -94,7 +94,12 @@ SELECTION = (
     "mix with the 28-day mean: w * TrendcastXGB + (1 - w) * Mean28 with w picked inside each fit on its "
     "calibration window scored 0.6327. The champion is therefore one model, no ensemble weights. Inside every fit "
     "the bias factor and the conformal quantile table come from the calibration window (the 28 days before the "
-    "cutoff, forecast by the model trained without them); per-fold values: models.TrendcastXGB.calibration."
+    "cutoff, forecast by the model trained without them); per-fold values: models.TrendcastXGB.calibration. "
+    "Tried afterwards, also on the development cutoffs, and not adopted: (a) the bias factor's upper clip (it hits "
+    "1.2 on the scored folds): 1.3 or unclipped 0.6337, and weighting the ratio like WRMSSE 0.6403 to 0.6658; lower "
+    "clips score better only by forecasting less (1.1: 0.6289 at bias 0.867, 1.05: 0.6278 at bias 0.847, no "
+    "correction: 0.6279 at bias 0.848), a trade along the bias floor of 0.85, not a better model; (b) averaging "
+    "seeds 0..3: 0.6319 (single seeds 0.6319, 0.6345, 0.6330, 0.6334), no gain."
 )
 
 
