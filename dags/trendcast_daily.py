@@ -10,7 +10,12 @@ Runs when `trendcast_ingest` lands new raw data (Asset `trendcast_raw_data`) or 
    failure stops the run here and emails the data owners (no retries: data does not fix itself);
 4. `ensure_champion`: the `@champion` model; on a fresh install it trains and promotes the first one;
 5. `score`: forecasts of every active item into `forecasts.item_daily_forecast` (one transaction per date);
-6. `trend_signals`, `dbt_consumer_marts`, `anomaly_digest`: trends, consumer views and the daily digest email.
+6. `trend_signals`, `dbt_consumer_marts`, `anomaly_digest`: trends, consumer views and the daily digest email;
+7. customer behaviour, beside the forecast path once `score` is done (`trend_signals` goes first):
+   `customer_propensity` (the `@champion`'s purchase probabilities, the first model trained on a fresh install),
+   `item_text_embeddings` (only texts not embedded yet) and `customer_recommendations` (top-k per customer from
+   the recommender `@champion`; a fresh install trains a co-occurrence one first), each write validated by its
+   suite in `expectations/`. The consumer views are rebuilt after every score writer.
 
 The forecast date is the last day with data on or before the run's logical date, so a backfill
 (`airflow backfill create --dag-id trendcast_daily --from-date D --to-date D`) uses only data up to D and
@@ -60,25 +65,42 @@ def trendcast_daily() -> None:
     def score(gate: dict, **context) -> dict:
         return tasks.score(context.get("logical_date"), validation_run_id=gate["run_id"])
 
-    @task
+    # The forecast path goes first when behaviour tasks wait for the same one-slot warehouse pool.
+    @task(priority_weight=100)
     def trend_signals(**context) -> dict:
         return tasks.trend_signals(context.get("logical_date"))
+
+    @task
+    def customer_propensity(**context) -> dict:
+        return tasks.customer_propensity(context.get("logical_date"))
+
+    @task
+    def item_text_embeddings() -> dict:
+        return tasks.item_text_embeddings()
+
+    @task(execution_timeout=dt.timedelta(hours=1))
+    def customer_recommendations(**context) -> dict:
+        return tasks.customer_recommendations(context.get("logical_date"))
 
     @task
     def anomaly_digest(**context) -> dict:
         return tasks.anomaly_digest(context.get("logical_date"))
 
     gate = quality_gate()
+    forecasts = score(gate)
+    consumer_marts = dbt_task_group("dbt_consumer_marts", select=[CONSUMER_MARTS])
     chain(
         prepare_warehouse(),
         dbt_task_group("dbt_features", exclude=[CONSUMER_MARTS]),
         gate,
         ensure_champion(),
-        score(gate),
+        forecasts,
         trend_signals(),
-        dbt_task_group("dbt_consumer_marts", select=[CONSUMER_MARTS]),
+        consumer_marts,
         anomaly_digest(),
     )
+    chain(forecasts, [customer_propensity(), item_text_embeddings()], consumer_marts)
+    chain(forecasts, customer_recommendations(), consumer_marts)
 
 
 trendcast_daily()

@@ -6,6 +6,11 @@ baselines on the feature mart (`backtest`), each family fitted on all data, logg
 `@challenger` (`register`), and the champion / challenger decision (`promote`): `@champion` moves only when the
 challenger beats SeasonalNaive and the current champion on the same folds with a bias within bounds.
 The daily DAG always scores with whatever `@champion` is at that moment.
+
+Beside it, the customer-behaviour models: `propensity` (retrained and promoted under the same champion /
+challenger rule), `segments` (refitted, written to `scores.customer_segments` and validated), and
+`item_text_embeddings` -> `recommenders` (the families of the `recommender_families` param; co-occurrence by
+default, add `"sasrec"` when minutes of CPU per week are fine: about 17 min on Online Retail II).
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ import datetime as dt
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import chain, dag, task
+from airflow.sdk import Param, chain, dag, task
 
-from trendcast.orchestration import retrain
+from trendcast.orchestration import retrain, tasks
 from trendcast.orchestration.dagkit import OWNER, default_args
 
 
@@ -31,6 +36,15 @@ from trendcast.orchestration.dagkit import OWNER, default_args
     doc_md=__doc__,
     tags=["trendcast", "mlflow", "retrain"],
     owner_links={OWNER: "https://github.com/trendcast/trendcast"},
+    params={
+        "recommender_families": Param(
+            list(retrain.RETRAIN_RECOMMENDERS),
+            type="array",
+            items={"type": "string", "enum": ["cooccurrence", "sasrec"]},
+            minItems=1,
+            description="Recommender families to train and register (sasrec: minutes of CPU).",
+        )
+    },
 )
 def trendcast_weekly_retrain() -> None:
     @task
@@ -45,7 +59,26 @@ def trendcast_weekly_retrain() -> None:
     def promote(**context) -> dict:
         return retrain.promote(context["run_id"])
 
+    @task
+    def propensity() -> dict:
+        return retrain.propensity()
+
+    @task
+    def segments() -> dict:
+        return retrain.segments()
+
+    @task
+    def item_text_embeddings() -> dict:
+        return tasks.item_text_embeddings()
+
+    @task
+    def recommenders(**context) -> dict:
+        return retrain.recommenders(context["params"]["recommender_families"])
+
     chain(backtest(), register(), promote())
+    propensity()
+    segments()
+    chain(item_text_embeddings(), recommenders())
 
 
 trendcast_weekly_retrain()

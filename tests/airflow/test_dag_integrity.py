@@ -35,7 +35,8 @@ for path in sorted(DAGS_DIR.glob("*.py")):
             "tasks": {t.task_id: {"pool": t.pool, "retries": t.retries, "owner": t.owner,
                                   "backoff": t.retry_exponential_backoff,
                                   "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None,
-                                  "callback": bool(t.on_failure_callback)} for t in dag.tasks},
+                                  "callback": bool(t.on_failure_callback),
+                                  "upstream": sorted(t.upstream_task_ids)} for t in dag.tasks},
         }
 report["heavy_modules"] = sorted(m for m in sys.modules if m.split(".")[0] in heavy)
 print(json.dumps(report))
@@ -54,10 +55,26 @@ EXPECTED_TASKS = {
         "trend_signals",
         "dbt_consumer_marts.item_demand_forecasts_model_build",
         "dbt_consumer_marts.item_trends_model_build",
+        "dbt_consumer_marts.customer_purchase_propensity_model_build",
+        "dbt_consumer_marts.customer_segments_model_build",
+        "dbt_consumer_marts.customer_recommendations_model_build",
         "anomaly_digest",
+        "customer_propensity",
+        "item_text_embeddings",
+        "customer_recommendations",
     },
-    "trendcast_weekly_retrain": {"backtest", "register", "promote"},
+    "trendcast_weekly_retrain": {
+        "backtest",
+        "register",
+        "promote",
+        "propensity",
+        "segments",
+        "item_text_embeddings",
+        "recommenders",
+    },
 }
+#: Daily score writers the consumer views select from: each consumer-mart build waits for all of them.
+SCORE_WRITERS = {"trend_signals", "customer_propensity", "item_text_embeddings", "customer_recommendations"}
 
 
 def test_dagbag_imports_fast_with_expected_dags_and_tasks(settings: Settings) -> None:
@@ -85,6 +102,35 @@ def test_dagbag_imports_fast_with_expected_dags_and_tasks(settings: Settings) ->
     # every dbt model of the feature build is its own task; multi-parent singular tests are detached tasks
     dbt_tasks = [t for t in report["dags"]["trendcast_daily"]["tasks"] if t.startswith("dbt_features.")]
     assert len(dbt_tasks) >= 20
+    _assert_behaviour_ordering(report["dags"])
+
+
+def _ancestors(tasks: dict, task_id: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(tasks[task_id]["upstream"])
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(tasks[current]["upstream"])
+    return seen
+
+
+def _assert_behaviour_ordering(dags: dict) -> None:
+    daily = dags["trendcast_daily"]["tasks"]
+    for writer in ("customer_propensity", "item_text_embeddings", "customer_recommendations"):
+        # behaviour scoring runs on gated data, beside the forecast path, never before the forecasts
+        assert {"quality_gate", "score"} <= _ancestors(daily, writer), writer
+        assert writer not in _ancestors(daily, "trend_signals"), writer
+    assert daily["trend_signals"]["upstream"] == ["score"]  # the forecast path waits for no behaviour task
+    consumer = [t for t in daily if t.startswith("dbt_consumer_marts.")]
+    assert len(consumer) >= 5
+    for task_id in consumer:
+        assert SCORE_WRITERS <= _ancestors(daily, task_id), (task_id, SCORE_WRITERS - _ancestors(daily, task_id))
+    assert set(consumer) <= _ancestors(daily, "anomaly_digest")
+    weekly = dags["trendcast_weekly_retrain"]["tasks"]
+    assert weekly["recommenders"]["upstream"] == ["item_text_embeddings"]
+    assert weekly["promote"]["upstream"] == ["register"] and weekly["register"]["upstream"] == ["backtest"]
 
 
 def test_missing_manifest_is_a_clear_import_error(settings: Settings) -> None:

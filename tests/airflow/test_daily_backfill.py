@@ -63,4 +63,19 @@ def test_backfilling_a_past_date_reproduces_the_same_forecast_rows(settings: Set
     pd.testing.assert_frame_equal(first, second)
     with connect(settings) as conn:  # replaced, not appended: one set of rows for the date
         n = conn.execute(sa.text("select count(*) from forecasts.item_daily_forecast")).scalar()
+        behaviour = {
+            table: conn.execute(
+                sa.text(
+                    f"select count(*), count(distinct customer_key), min(scoring_date), max(scoring_date) from {table}"
+                )
+            ).one()
+            for table in ("scores.customer_purchase_propensity", "scores.customer_recommendations")
+        }
     assert n == len(second)
+    # behaviour scores as of the backfilled date, replaced on the re-run (one set of rows per customer)
+    for name in ("customer_propensity", "customer_recommendations"):
+        assert f"'scoring_date': '{PAST.isoformat()}'" in tasks[name]["result"], tasks[name]["result"]
+    rows, customers, first_day, last_day = behaviour["scores.customer_purchase_propensity"]
+    assert rows == customers > 100 and first_day == last_day == PAST
+    rows, customers, first_day, last_day = behaviour["scores.customer_recommendations"]
+    assert customers > 100 and customers < rows <= 10 * customers and first_day == last_day == PAST

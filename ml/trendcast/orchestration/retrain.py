@@ -16,9 +16,22 @@ from typing import Any
 from trendcast.orchestration.tasks import DAILY_FAMILIES, RETRAIN_BASELINES, release_dbt_connection
 from trendcast.settings import Settings, get_settings
 
-__all__ = ["work_dir", "backtest", "register", "promote"]
+__all__ = [
+    "RETRAIN_RECOMMENDERS",
+    "work_dir",
+    "backtest",
+    "register",
+    "promote",
+    "propensity",
+    "segments",
+    "recommenders",
+]
 
 log = logging.getLogger(__name__)
+
+#: Recommender families the weekly retrain trains by default; SASRec costs minutes on CPU (about 17 min on
+#: Online Retail II), so it is opt-in through the DAG param ``recommender_families``.
+RETRAIN_RECOMMENDERS = ("cooccurrence",)
 
 
 def work_dir(key: str, settings: Settings | None = None) -> Path:
@@ -130,3 +143,54 @@ def promote(key: str, settings: Settings | None = None) -> dict[str, Any]:
         champion = None
         log.warning("no @champion after this retrain: the daily DAG will train one before scoring")
     return {"decisions": decisions, "champion": champion}
+
+
+def propensity(settings: Settings | None = None) -> dict[str, Any]:
+    """Retrain the purchase-propensity model; ``@champion`` moves only when it beats the baselines and champion."""
+    from trendcast.behaviour.propensity import train_propensity
+
+    settings = settings or get_settings()
+    release_dbt_connection()
+    report = train_propensity(settings)
+    return {
+        "version": report.model_version,
+        "promoted": report.promoted,
+        "reason": report.reason,
+        "champion_before": report.champion_version,
+    }
+
+
+def segments(settings: Settings | None = None) -> dict[str, Any]:
+    """Refit the customer segments as of the data cutoff into scores.customer_segments, then its suite."""
+    from trendcast.behaviour.segments import run_segments
+    from trendcast.quality.gate import run_gate
+
+    settings = settings or get_settings()
+    release_dbt_connection()
+    report = run_segments(settings)
+    gate = run_gate(["scores.customer_segments"], expected_cutoff=None, settings=settings, raise_on_failure=True)
+    return {
+        "scoring_date": report.scoring_date.isoformat(),
+        "rows": report.rows,
+        "k": report.k,
+        "silhouette": round(report.silhouette, 4),
+        "model": f"{report.model_name} v{report.model_version}",
+        "validation_run_id": gate.run_id,
+    }
+
+
+def recommenders(families: Sequence[str] = RETRAIN_RECOMMENDERS, settings: Settings | None = None) -> dict[str, Any]:
+    """Evaluate and register the recommender families; ``@champion`` moves when the best one wins."""
+    from trendcast.behaviour.recommend import train_recommenders
+
+    settings = settings or get_settings()
+    release_dbt_connection()
+    result = train_recommenders(settings, families=tuple(families))
+    return {
+        "families": list(families),
+        "ndcg@10": {name: round(m["ndcg@10"], 4) for name, m in result.metrics.items()},
+        "versions": result.versions,
+        "champion": result.champion_version,
+        "promoted": result.promoted,
+        "reason": result.reason,
+    }

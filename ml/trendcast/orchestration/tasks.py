@@ -28,6 +28,10 @@ __all__ = [
     "score",
     "trend_signals",
     "anomaly_digest",
+    "BOOTSTRAP_RECOMMENDERS",
+    "customer_propensity",
+    "item_text_embeddings",
+    "customer_recommendations",
 ]
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,9 @@ DAILY_FAMILIES = ("xgb",)
 #: promotion rule reads, so a fresh install scores within minutes (AutoETS alone costs more than the rest).
 RETRAIN_BASELINES = ("SeasonalNaive", "AutoETS", "Mean28", "Zero")
 BOOTSTRAP_BASELINES = ("SeasonalNaive", "Mean28", "Zero")
+#: The first recommender @champion a fresh install trains in the daily run: co-occurrence only (seconds);
+#: SASRec (minutes on CPU) is the weekly retrain's opt-in.
+BOOTSTRAP_RECOMMENDERS = ("cooccurrence",)
 #: Files the ingest DAG picks up anywhere below the landing folder (other files, e.g. manifest.json, stay).
 LANDING_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
@@ -191,3 +198,89 @@ def anomaly_digest(
     found, delivery = run_daily_anomalies(settings, detection_date=day)
     where = None if delivery is None else str(delivery.path or delivery.server)
     return {"detection_date": day.isoformat(), "anomalies": len(found), "digest": where}
+
+
+def customer_propensity(
+    logical_date: dt.datetime | dt.date | str | None, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Purchase propensity of every customer as of the run's date (the first champion trained when none is
+    registered) into scores.customer_purchase_propensity, then its suite; raises on a blocking failure."""
+    from trendcast.behaviour.propensity import score_propensity
+    from trendcast.exceptions import ModelNotFoundError
+    from trendcast.quality.gate import run_gate
+
+    settings = settings or get_settings()
+    release_dbt_connection()
+    day = as_of_date(logical_date, settings)
+    try:
+        report = score_propensity(settings, scoring_date=day, train_if_missing=True)
+    except ModelNotFoundError:
+        _serve_first_propensity_challenger(settings)
+        report = score_propensity(settings, scoring_date=day)
+    gate = run_gate(
+        ["scores.customer_purchase_propensity"], expected_cutoff=None, settings=settings, raise_on_failure=True
+    )
+    return {
+        "scoring_date": report.scoring_date.isoformat(),
+        "rows": report.rows,
+        "mean_probability": round(report.mean_probability, 4),
+        "model": f"{report.model_name} v{report.model_version}",
+        "validation_run_id": gate.run_id,
+    }
+
+
+def _serve_first_propensity_challenger(settings: Settings) -> None:
+    """A fresh install whose first propensity model lost to a baseline serves it anyway (as the recommender
+    serves popularity): the weekly retrain replaces it once a model wins. Raises when none is registered."""
+    from trendcast.behaviour.propensity import TARGET
+    from trendcast.behaviour.tracking import CHALLENGER, CHAMPION, champion_info, set_alias
+    from trendcast.forecasting import registry
+
+    if champion_info(TARGET, settings) is not None:
+        return
+    info = registry.get_model_info(TARGET, alias=CHALLENGER, settings=settings)
+    reason = "bootstrap: no @champion yet and the first model did not beat the baselines; served until one does"
+    log.warning("%s v%s: %s", info.name, info.version, reason)
+    set_alias(TARGET, info.version, CHAMPION, settings, {"promotion": "bootstrap", "promotion_reason": reason})
+
+
+def item_text_embeddings(settings: Settings | None = None) -> dict[str, Any]:
+    """Embed the item texts not cached yet into scores.item_text_embeddings (seconds when nothing is new)."""
+    from dataclasses import asdict
+
+    from trendcast.text_embeddings import embed_item_texts
+
+    settings = settings or get_settings()
+    release_dbt_connection()
+    return asdict(embed_item_texts(settings))
+
+
+def customer_recommendations(
+    logical_date: dt.datetime | dt.date | str | None, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Top-k items per customer as of the run's date from the recommender ``@champion`` (on a fresh install the
+    first one is trained, co-occurrence only) into scores.customer_recommendations, then its suite."""
+    from trendcast.behaviour import recommend
+    from trendcast.exceptions import ModelNotFoundError
+    from trendcast.quality.gate import run_gate
+
+    settings = settings or get_settings()
+    release_dbt_connection()
+    day = as_of_date(logical_date, settings)
+    bootstrapped = None
+    try:
+        fitted, info = recommend.load_champion_recommender(settings)
+    except ModelNotFoundError:
+        log.warning("no recommender @champion yet: training the first one (%s)", ", ".join(BOOTSTRAP_RECOMMENDERS))
+        trained = recommend.train_recommenders(settings, families=BOOTSTRAP_RECOMMENDERS)
+        bootstrapped = trained.reason
+        fitted, info = recommend.load_champion_recommender(settings)
+    rows = recommend.score_recommendations(settings, scoring_date=day, fitted=fitted, model_info=info)
+    gate = run_gate(["scores.customer_recommendations"], expected_cutoff=None, settings=settings, raise_on_failure=True)
+    return {
+        "scoring_date": day.isoformat(),
+        "rows": rows,
+        "model": f"{info.name} v{info.version} ({fitted.family})",
+        "bootstrapped": bootstrapped,
+        "validation_run_id": gate.run_id,
+    }
