@@ -46,12 +46,21 @@ def settings() -> Settings:
     return get_settings()
 
 
-def postgres_settings(database: str = "test") -> Settings:
-    """Settings for the local PostgreSQL, or skip/fail when it is not reachable."""
+def postgres_settings(database: str = "test", *, create: bool = False) -> Settings:
+    """Settings for the local PostgreSQL (``create``: make the database first when it is missing), or skip/fail
+    when the server is not reachable."""
     import sqlalchemy as sa
 
     settings = Settings(warehouse="postgres", pg_database=database)
     try:
+        if create:
+            admin = sa.create_engine(
+                Settings(warehouse="postgres", pg_database="postgres").sqlalchemy_url, isolation_level="AUTOCOMMIT"
+            )
+            with admin.connect() as conn:
+                if not conn.exec_driver_sql("select 1 from pg_database where datname = %s", (database,)).scalar():
+                    conn.exec_driver_sql(f'create database "{database}"')
+            admin.dispose()
         engine = sa.create_engine(settings.sqlalchemy_url)
         with engine.connect() as conn:
             conn.exec_driver_sql("select 1")

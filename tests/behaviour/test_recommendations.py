@@ -29,9 +29,9 @@ from trendcast.behaviour.sasrec import SASRecConfig
 from trendcast.settings import Settings, get_settings
 
 try:
-    from tests.conftest import skip_or_fail
+    from tests.conftest import postgres_settings
 except ImportError:  # pragma: no cover - depends on how pytest put the repository on sys.path
-    from conftest import skip_or_fail
+    from conftest import postgres_settings
 
 PG_DATABASE = "trendcast_recommendations_test_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 FAST_SASREC = SASRecConfig(max_epochs=4, patience=2, dim=32, blocks=1, max_len=10)
@@ -176,19 +176,6 @@ def test_sasrec_is_seeded_and_survives_pickling() -> None:
 # ------------------------------------------------------------------------------------------ write-back
 
 
-def _postgres() -> Settings:
-    admin = Settings(warehouse="postgres", pg_database="postgres")
-    try:
-        engine = sa.create_engine(admin.sqlalchemy_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            if not conn.exec_driver_sql("select 1 from pg_database where datname = %s", (PG_DATABASE,)).scalar():
-                conn.exec_driver_sql(f'create database "{PG_DATABASE}"')
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure here means "no usable server"
-        skip_or_fail(f"PostgreSQL not reachable at {admin.pg_host}:{admin.pg_port}: {exc}")
-    return Settings(warehouse="postgres", pg_database=PG_DATABASE)
-
-
 def _reset(settings: Settings) -> None:
     with warehouse.connect(settings) as conn:
         conn.exec_driver_sql("drop schema if exists scores cascade")
@@ -197,7 +184,7 @@ def _reset(settings: Settings) -> None:
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def wh_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
-    settings = get_settings() if request.param == "duckdb" else _postgres()
+    settings = get_settings() if request.param == "duckdb" else postgres_settings(PG_DATABASE, create=True)
     _reset(settings)
     yield settings
     if request.param == "postgres":

@@ -16,9 +16,9 @@ from trendcast.exceptions import DataValidationError, SchemaContractError
 from trendcast.settings import Settings, get_settings
 
 try:
-    from tests.conftest import skip_or_fail
+    from tests.conftest import postgres_settings
 except ImportError:  # pragma: no cover - depends on how pytest put the repository on sys.path
-    from conftest import skip_or_fail
+    from conftest import postgres_settings
 
 D1, D2 = dt.date(2011, 12, 1), dt.date(2011, 12, 2)
 PG_DATABASE = "trendcast_behaviour_test_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -42,26 +42,12 @@ def propensity_frame(n: int, version: str = "1", offset: float = 0.0) -> pd.Data
     )
 
 
-def _postgres() -> Settings:
-    """A database of its own on the local server (created on first use), so parallel suites never collide."""
-    admin = Settings(warehouse="postgres", pg_database="postgres")
-    try:
-        engine = sa.create_engine(admin.sqlalchemy_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            if not conn.exec_driver_sql("select 1 from pg_database where datname = %s", (PG_DATABASE,)).scalar():
-                conn.exec_driver_sql(f'create database "{PG_DATABASE}"')
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure here means "no usable server"
-        skip_or_fail(f"PostgreSQL not reachable at {admin.pg_host}:{admin.pg_port}: {exc}")
-    return Settings(warehouse="postgres", pg_database=PG_DATABASE)
-
-
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def wh_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
     if request.param == "duckdb":
         yield get_settings()
         return
-    settings = _postgres()
+    settings = postgres_settings(PG_DATABASE, create=True)
     with warehouse.connect(settings) as conn:
         conn.exec_driver_sql("drop schema if exists scores cascade")
     yield settings

@@ -19,9 +19,9 @@ from trendcast import warehouse
 from trendcast.settings import Settings, get_settings
 
 try:
-    from tests.conftest import skip_or_fail
+    from tests.conftest import postgres_settings
 except ImportError:  # pragma: no cover - depends on how pytest put the repository on sys.path
-    from conftest import skip_or_fail
+    from conftest import postgres_settings
 
 pytestmark = pytest.mark.slow  # loads the MiniLM model (~5-20 s on a busy 2-core machine)
 
@@ -63,22 +63,9 @@ def _write_item_text(settings: Settings, frame: pd.DataFrame) -> None:
         warehouse.append_frame(conn, "marts", "ml_item_text", frame)
 
 
-def _postgres() -> Settings:
-    admin = Settings(warehouse="postgres", pg_database="postgres")
-    try:
-        engine = sa.create_engine(admin.sqlalchemy_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            if not conn.exec_driver_sql("select 1 from pg_database where datname = %s", (PG_DATABASE,)).scalar():
-                conn.exec_driver_sql(f'create database "{PG_DATABASE}"')
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure here means "no usable server"
-        skip_or_fail(f"PostgreSQL not reachable at {admin.pg_host}:{admin.pg_port}: {exc}")
-    return Settings(warehouse="postgres", pg_database=PG_DATABASE)
-
-
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def wh_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
-    settings = get_settings() if request.param == "duckdb" else _postgres()
+    settings = get_settings() if request.param == "duckdb" else postgres_settings(PG_DATABASE, create=True)
     with warehouse.connect(settings) as conn:
         conn.exec_driver_sql("drop schema if exists scores cascade")
     yield settings
