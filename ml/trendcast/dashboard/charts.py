@@ -95,6 +95,30 @@ def _band(go: Any, x: Any, lower: Any, upper: Any, name: str, color: str) -> lis
     ]
 
 
+def _actual_trace(go: Any, actuals: pd.DataFrame) -> Any:
+    """Actual daily units (``sale_date``, ``units_sold``) as a line."""
+    return go.Scatter(
+        x=_dates(actuals["sale_date"]),
+        y=_values(actuals["units_sold"]),
+        mode="lines",
+        name="actual units",
+        line={"color": ACTUAL_COLOR, "width": 1.5},
+        hovertemplate="%{y:.0f}",
+    )
+
+
+def _forecast_trace(go: Any, forecast: pd.DataFrame, name: str) -> Any:
+    """Point forecasts (``target_date``, ``units_forecast``) as a bold line."""
+    return go.Scatter(
+        x=_dates(forecast["target_date"]),
+        y=_values(forecast["units_forecast"]),
+        mode="lines",
+        name=name,
+        line={"color": FORECAST_COLOR, "width": 2.5},
+        hovertemplate="%{y:.1f}",
+    )
+
+
 def item_trace_count(has_forecast: bool, n_cutoffs: int) -> int:
     """Traces of :func:`item_figure`: actuals, plus 95 % band (2), 80 % band (2) and point forecast, plus one
     trace per backtest cutoff."""
@@ -116,28 +140,10 @@ def item_figure(
         traces += _band(
             go, x, forecast["units_lower_80"], forecast["units_upper_80"], "80 % interval", "rgba(37, 99, 235, 0.25)"
         )
-    traces.append(
-        go.Scatter(
-            x=_dates(actuals["sale_date"]),
-            y=_values(actuals["units_sold"]),
-            mode="lines",
-            name="actual units",
-            line={"color": ACTUAL_COLOR, "width": 1.5},
-            hovertemplate="%{y:.0f}",
-        )
-    )
+    traces.append(_actual_trace(go, actuals))
     if len(forecast):
         version = f"{forecast['model_name'].iat[0]} v{forecast['model_version'].iat[0]}"
-        traces.append(
-            go.Scatter(
-                x=_dates(forecast["target_date"]),
-                y=_values(forecast["units_forecast"]),
-                mode="lines",
-                name=f"forecast ({version})",
-                line={"color": FORECAST_COLOR, "width": 2.5},
-                hovertemplate="%{y:.1f}",
-            )
-        )
+        traces.append(_forecast_trace(go, forecast, f"forecast ({version})"))
     if len(backtests):
         for k, (cutoff, part) in enumerate(backtests.groupby("cutoff", sort=True)):
             traces.append(
@@ -166,27 +172,9 @@ def category_figure(title: str, actuals: pd.DataFrame, forecast: pd.DataFrame) -
     """Daily units of a category and the sum of its items' latest point forecasts."""
     import plotly.graph_objects as go
 
-    traces = [
-        go.Scatter(
-            x=_dates(actuals["sale_date"]),
-            y=_values(actuals["units_sold"]),
-            mode="lines",
-            name="actual units",
-            line={"color": ACTUAL_COLOR, "width": 1.5},
-            hovertemplate="%{y:.0f}",
-        )
-    ]
+    traces = [_actual_trace(go, actuals)]
     if len(forecast):
-        traces.append(
-            go.Scatter(
-                x=_dates(forecast["target_date"]),
-                y=_values(forecast["units_forecast"]),
-                mode="lines",
-                name="forecast (sum of item points)",
-                line={"color": FORECAST_COLOR, "width": 2.5},
-                hovertemplate="%{y:.1f}",
-            )
-        )
+        traces.append(_forecast_trace(go, forecast, "forecast (sum of item points)"))
     return _as_dict(go.Figure(data=traces, layout=_time_layout(title)))
 
 
@@ -194,15 +182,7 @@ def country_figure(title: str, actuals: pd.DataFrame) -> dict[str, Any]:
     """Actual daily units of a country (one trace; no forecasts exist per country)."""
     import plotly.graph_objects as go
 
-    trace = go.Scatter(
-        x=_dates(actuals["sale_date"]),
-        y=_values(actuals["units_sold"]),
-        mode="lines",
-        name="actual units",
-        line={"color": ACTUAL_COLOR, "width": 1.5},
-        hovertemplate="%{y:.0f}",
-    )
-    return _as_dict(go.Figure(data=[trace], layout=_time_layout(title)))
+    return _as_dict(go.Figure(data=[_actual_trace(go, actuals)], layout=_time_layout(title)))
 
 
 def leaderboard_figure(rows: list[dict[str, Any]]) -> dict[str, Any]:
