@@ -168,7 +168,7 @@ def test_champion_challenger_flow(mlflow_settings: Settings, history: pd.DataFra
     # The same model served through the generic pyfunc interface, with the horizon as a param.
     import mlflow.pyfunc
 
-    with registry._session(mlflow_settings):  # points models:/ URIs at the test store
+    with registry.tracking_session(mlflow_settings):  # points models:/ URIs at the test store
         served = mlflow.pyfunc.load_model(f"models:/{name}@champion")
     got = served.predict(pd.DataFrame({"unique_id": ["B"]}), params={"h": 7})
     expected = best.predict(7)

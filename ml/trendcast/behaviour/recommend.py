@@ -240,8 +240,8 @@ def _log_family(
 
     name = registry.registered_model_name(TARGET)
     tags = {"family": fitted.family, "split": signature, "target": TARGET}
-    with registry._session(settings) as client, tempfile.TemporaryDirectory() as tmp:
-        experiment = registry._experiment_id(client, TARGET, settings)
+    with registry.tracking_session(settings) as client, tempfile.TemporaryDirectory() as tmp:
+        experiment = registry.experiment_id_for(client, TARGET, settings)
         path = Path(tmp) / "recommender.pkl"
         path.write_bytes(pickle.dumps(fitted))
         with (
@@ -284,7 +284,7 @@ def _champion_metric(settings: Settings) -> tuple[str | None, str | None, float 
     info = champion_info(TARGET, settings)
     if info is None:
         return None, None, None
-    with registry._session(settings) as client:
+    with registry.tracking_session(settings) as client:
         tags = dict(client.get_model_version(registry.registered_model_name(TARGET), info.version).tags or {})
     ndcg = tags.get(f"metric.{_metric_key('ndcg@10')}")
     return info.version, tags.get("split"), float(ndcg) if ndcg is not None else None
@@ -394,7 +394,7 @@ def load_champion_recommender(settings: Settings | None = None) -> tuple[FittedR
         raise ModelNotFoundError(
             f"{registry.registered_model_name(TARGET)} has no @{CHAMPION}: run `trendcast recommend --train` first"
         )
-    with registry._session(settings):
+    with registry.tracking_session(settings):
         pyfunc = mlflow.pyfunc.load_model(f"models:/{info.name}/{info.version}")
     return pyfunc.unwrap_python_model().fitted, info
 

@@ -23,7 +23,7 @@ from trendcast import warehouse
 from trendcast.exceptions import SchemaContractError
 from trendcast.forecasting.frames import CUTOFF_COL, ID_COL, TARGET_COL, TIME_COL
 from trendcast.forecasting.metrics import METRIC_COLUMNS
-from trendcast.forecasting.models.base import level_columns
+from trendcast.forecasting.writeback import INTERVAL_COLUMNS
 from trendcast.settings import Settings, get_settings
 
 __all__ = [
@@ -69,13 +69,6 @@ LEADERBOARD_COLUMNS: dict[str, str] = {
 }
 _LEADERBOARD_KEY = ("training_run_id", "model")
 
-#: SQL-safe interval names -> quantile columns of the backtest frame.
-_INTERVALS = {
-    "y_hat_lo_95": level_columns(95)[0],
-    "y_hat_lo_80": level_columns(80)[0],
-    "y_hat_hi_80": level_columns(80)[1],
-    "y_hat_hi_95": level_columns(95)[1],
-}
 BACKTEST_COLUMNS: dict[str, str] = {
     "cutoff": "date not null",
     "model": "varchar not null",
@@ -84,7 +77,7 @@ BACKTEST_COLUMNS: dict[str, str] = {
     "horizon": "integer not null check (horizon >= 1)",
     "y": "double precision",
     "y_hat": "double precision not null",
-    **{name: "double precision not null" for name in _INTERVALS},
+    **{name: "double precision not null" for name in INTERVAL_COLUMNS},
     "training_run_id": "varchar not null",
     "written_at": "timestamp not null",
 }
@@ -165,7 +158,7 @@ def backtest_rows(
 ) -> pd.DataFrame:
     """Shape a :class:`~trendcast.forecasting.backtest.BacktestResult`'s long forecasts (``unique_id, ds, cutoff,
     model, y, y_hat, q025 … q975``) into table rows (a new frame)."""
-    required = [ID_COL, TIME_COL, CUTOFF_COL, "model", "y_hat", *_INTERVALS.values()]
+    required = [ID_COL, TIME_COL, CUTOFF_COL, "model", "y_hat", *INTERVAL_COLUMNS.values()]
     missing = [c for c in required if c not in forecasts.columns]
     if missing:
         raise SchemaContractError(f"backtest forecasts lack columns: {', '.join(missing)}")
@@ -180,13 +173,13 @@ def backtest_rows(
             "horizon": (target - cutoff).dt.days.astype("int32"),
             "y": forecasts[TARGET_COL].astype(float) if TARGET_COL in forecasts else float("nan"),
             "y_hat": forecasts["y_hat"].astype(float).clip(lower=0.0),
-            **{name: forecasts[col].astype(float).clip(lower=0.0) for name, col in _INTERVALS.items()},
+            **{name: forecasts[col].astype(float).clip(lower=0.0) for name, col in INTERVAL_COLUMNS.items()},
             "training_run_id": training_run_id,
             "written_at": written_at if written_at is not None else _now(),
         }
     )
     # statsforecast's SeasonalNaive leaves NaN where an item has less than a season of history: not a forecast
-    missing = out[["y_hat", *_INTERVALS]].isna().any(axis=1)
+    missing = out[["y_hat", *INTERVAL_COLUMNS]].isna().any(axis=1)
     if missing.any():
         log.warning("dropped %s backtest rows without a forecast (too little history)", int(missing.sum()))
         out = out[~missing]

@@ -41,6 +41,8 @@ __all__ = [
     "ModelInfo",
     "PromotionDecision",
     "tracking_uri",
+    "tracking_session",
+    "experiment_id_for",
     "experiment_name",
     "registered_model_name",
     "log_backtest_run",
@@ -137,7 +139,7 @@ def registered_model_name(target: str) -> str:
 
 
 @contextmanager
-def _session(settings: Settings) -> Iterator[MlflowClient]:
+def tracking_session(settings: Settings) -> Iterator[MlflowClient]:
     """A client for the configured store, with MLflow's global URIs pointing there meanwhile.
 
     The fluent API (start_run, log_model) and some client paths (registering a logged model, loading
@@ -164,7 +166,7 @@ def _session(settings: Settings) -> Iterator[MlflowClient]:
             os.environ.pop("MLFLOW_REGISTRY_URI", None)
 
 
-def _experiment_id(client: MlflowClient, target: str, settings: Settings) -> str:
+def experiment_id_for(client: MlflowClient, target: str, settings: Settings) -> str:
     from mlflow.exceptions import MlflowException
 
     name = experiment_name(target)
@@ -396,8 +398,8 @@ def log_backtest_run(
         "trendcast.horizon": str(horizon),
         "trendcast.fold_cutoffs": json.dumps(cutoffs),
     }
-    with _session(settings) as client:
-        experiment_id = _experiment_id(client, target, settings)
+    with tracking_session(settings) as client:
+        experiment_id = experiment_id_for(client, target, settings)
         with mlflow.start_run(experiment_id=experiment_id, run_name=model_name, tags=tags) as run:
             run_id = run.info.run_id
             _log_params_and_metrics(params, fold_numeric, overall)
@@ -542,7 +544,7 @@ def get_model_info(
     """
     settings = settings or get_settings()
     name = registered_model_name(target)
-    with _session(settings) as client:
+    with tracking_session(settings) as client:
         return _resolve(client, name, alias=alias, version=version, run_id=run_id, settings=settings)
 
 
@@ -582,7 +584,7 @@ def load_model_version(target: str, version: str | int, settings: Settings | Non
 
     settings = settings or get_settings()
     uri = f"models:/{registered_model_name(target)}/{version}"
-    with _session(settings):
+    with tracking_session(settings):
         pyfunc = mlflow.pyfunc.load_model(uri)
     return pyfunc.unwrap_python_model().forecaster
 
@@ -661,7 +663,7 @@ def promote_if_better(
         raise ValueError(
             f"baseline_metrics needs {SEASONAL_NAIVE!r} with a finite 'wrmsse'; got {dict(baseline_metrics)}"
         )
-    with _session(settings) as client:
+    with tracking_session(settings) as client:
         challenger = _resolve(client, name, alias=None, version=challenger_version, run_id=None, settings=settings)
         if challenger_metrics is None:
             challenger_metrics = _run_metrics(client, challenger.run_id)

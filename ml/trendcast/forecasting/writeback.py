@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 SCHEMA = "forecasts"
 TABLE = "item_daily_forecast"
 _QUANTILES = quantile_columns()
-_INTERVALS = {  # SQL-safe interval names -> quantile columns of the forecast frame
+#: SQL-safe interval column names -> quantile columns of a forecast frame (also used by the backtest store).
+INTERVAL_COLUMNS = {
     "y_hat_lo_95": level_columns(95)[0],
     "y_hat_lo_80": level_columns(80)[0],
     "y_hat_hi_80": level_columns(80)[1],
@@ -48,7 +49,7 @@ FORECAST_COLUMNS: dict[str, str] = {
     "target_date": "date not null",
     "horizon": "integer not null check (horizon >= 1)",
     "y_hat": "double precision not null",
-    **{name: "double precision not null" for name in _INTERVALS},
+    **{name: "double precision not null" for name in INTERVAL_COLUMNS},
     **{name: "double precision not null" for name in _QUANTILES},
     "model_name": "varchar not null",
     "model_version": "varchar not null",
@@ -156,7 +157,7 @@ def prepare_forecast_rows(
             "target_date": target.to_numpy(),
             "horizon": steps.to_numpy().astype("int32"),
             "y_hat": frame["y_hat"].to_numpy(),
-            **{name: frame[column].to_numpy() for name, column in _INTERVALS.items()},
+            **{name: frame[column].to_numpy() for name, column in INTERVAL_COLUMNS.items()},
             **{name: frame[name].to_numpy() for name in _QUANTILES},
             "model_name": str(info["name"]),
             "model_version": str(info["version"]),
