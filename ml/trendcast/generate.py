@@ -313,6 +313,7 @@ def generate(
                     catalog,
                     next_session=next_session,
                     share=event_invoice_share,
+                    start_minute=epoch0 * 1440,
                 )
                 ev_table = _events_table(ev, item_codes)
                 ev_writer.write_table(ev_table, row_group_size=max(1, ev_table.num_rows))

@@ -184,3 +184,33 @@ def test_classification_metrics_known_values() -> None:
     assert perfect["log_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.8, 0.8, 0.9])))
     constant = classification_metrics(y, np.full(4, 0.5))
     assert constant["roc_auc"] == 0.5 and constant["ece"] == pytest.approx(0.0)
+
+
+def test_fresh_install_bootstraps_a_losing_first_model_as_champion(
+    shop: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No @champion yet and a first model that cannot beat the baselines (one depth-1 tree): scoring still writes,
+    the model serves as @champion tagged as a bootstrap, and it was fitted on nothing after the scoring date."""
+    from trendcast.behaviour import tracking
+    from trendcast.behaviour.propensity import TARGET, PropensityParams, score_propensity
+    from trendcast.forecasting import registry
+
+    fresh = Settings(state_dir=tmp_path_factory.mktemp("fresh") / "state", pseudonymisation_salt=SALT)
+    assert tracking.champion_info(TARGET, fresh) is None
+    day = shop["cutoff"] - dt.timedelta(days=60)
+    stump = PropensityParams(n_estimators=1, max_depth=1, learning_rate=0.01)
+    report = score_propensity(fresh, scoring_date=day, activity=shop["activity"], train_if_missing=True, params=stump)
+
+    rows = read(fresh, "select * from scores.customer_purchase_propensity")
+    assert report.rows == len(rows) > 100 and rows["purchase_probability"].between(0, 1).all()
+    assert pd.to_datetime(rows["scoring_date"]).dt.date.eq(day).all()
+    champion = tracking.champion_info(TARGET, fresh)
+    assert champion is not None and champion.version == report.model_version == "1"
+    with registry.tracking_session(fresh) as client:
+        version = client.get_model_version(registry.registered_model_name(TARGET), champion.version)
+        run_params = client.get_run(version.run_id).data.params
+    assert version.tags["promotion"] == "bootstrap"
+    assert version.tags["promotion_reason"].startswith("bootstrap: no @champion yet")
+    assert "not above" in version.tags["promotion_reason"]  # it really lost to a baseline
+    # leak-free: the bootstrap model saw only activity up to the scoring date
+    assert dt.date.fromisoformat(run_params["as_of"]) <= day

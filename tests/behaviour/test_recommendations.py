@@ -16,13 +16,17 @@ import sqlalchemy as sa
 from trendcast import warehouse
 from trendcast.behaviour.recommend import RECOMMENDATIONS_TABLE, FittedRecommender, score_recommendations
 from trendcast.behaviour.recommendations import (
+    EVENT_WEIGHT,
+    PURCHASES_SQL,
     CooccurrenceRecommender,
     PopularityRecommender,
     benchmark_recommendations,
+    browsing_from_frame,
     evaluate,
     leave_last_out,
     purchases_from_frame,
     rank_metrics,
+    split_browsing,
     top_k_items,
 )
 from trendcast.behaviour.sasrec import SASRecConfig
@@ -38,13 +42,20 @@ FAST_SASREC = SASRecConfig(max_epochs=4, patience=2, dim=32, blocks=1, max_len=1
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, list[list[str]]]:
-    """Known-customer sale lines of a small generated shop (customer_key, invoice_id, invoiced_at, item_id)."""
+def shop_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[list[str]]]:
+    """A small generated shop with its clickstream, and the planted affinity groups."""
     from trendcast.generate import generate
 
     out = tmp_path_factory.mktemp("shop")
-    manifest = generate(out, seed=3, n_items=300, n_customers=800, days=365, lines_per_day=200, events=False)
-    tx = pd.read_parquet(Path(out) / "transactions.parquet")
+    manifest = generate(out, seed=3, n_items=300, n_customers=800, days=365, lines_per_day=200, product_text=False)
+    return out, manifest.planted.affinity_groups
+
+
+@pytest.fixture(scope="module")
+def generated(shop_dir) -> tuple[pd.DataFrame, list[list[str]]]:
+    """Known-customer sale lines of the generated shop (customer_key, invoice_id, invoiced_at, item_id)."""
+    out, groups = shop_dir
+    tx = pd.read_parquet(out / "transactions.parquet")
     sale = (
         (tx["Quantity"] > 0)
         & (tx["Price"] > 0)
@@ -61,7 +72,23 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, l
             "item_id": tx["StockCode"].str.strip().str.upper(),
         }
     ).drop_duplicates()
-    return frame.reset_index(drop=True), manifest.planted.affinity_groups
+    return frame.reset_index(drop=True), groups
+
+
+@pytest.fixture(scope="module")
+def clickstream(shop_dir) -> pd.DataFrame:
+    """Known customers' view / cart events of the generated shop, in the columns of EVENTS_SQL."""
+    ev = pd.read_parquet(shop_dir[0] / "events.parquet")
+    ev = ev[ev["customer_id"].notna() & ev["event_type"].isin(["view", "cart"])]
+    return pd.DataFrame(
+        {
+            "customer_key": ev["customer_id"].astype(int).astype(str),
+            "session_id": ev["session_id"],
+            "event_at": ev["event_time"],
+            "item_id": ev["stock_code"].str.strip().str.upper(),
+            "event_type": ev["event_type"],
+        }
+    ).reset_index(drop=True)
 
 
 def preference_frame(n_customers: int = 400, n_items: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -144,6 +171,63 @@ def test_generated_leave_last_out_learned_models_match_popularity(generated) -> 
     assert result["n_users"] > 300
     assert result["cooccurrence"]["hr@10"] >= result["popularity"]["hr@10"] - 0.03
     assert 0.5 < result["popularity"]["hr@10"] < 1.0
+
+
+def test_clickstream_lifts_cooccurrence_on_the_generated_shop(generated, clickstream) -> None:
+    """The generator plants research views (a share of each known customer's order lines viewed 1-14 days
+    before the order): the recent browsing of the days before the held-out basket points at it. Measured:
+    HR@10 0.791 purchases only -> 0.859 with events, NDCG@10 0.311 -> 0.357."""
+    frame, _ = generated
+    data = purchases_from_frame(frame)
+    browsing = browsing_from_frame(clickstream, data.customers, data.items)
+    assert len(browsing) > 10_000
+    result = benchmark_recommendations(data=data, sasrec=False, browsing=browsing)
+    plain, events = result["cooccurrence"], result["cooccurrence_events"]
+    assert events["params"]["event_weight"] == EVENT_WEIGHT and plain["params"].get("event_weight", 0.0) == 0.0
+    assert events["hr@10"] >= plain["hr@10"] + 0.04, result
+    assert events["ndcg@10"] >= plain["ndcg@10"] + 0.02, result
+    assert events["hr@10"] > result["popularity"]["hr@10"] + 0.03
+
+
+def test_browsing_is_leak_free_and_joins_the_history_when_scoring() -> None:
+    """Split: only events before the held-out basket's day count (that day's views of the basket are out).
+    Scoring: a customer's recent views rank first for a model that reads them; later events are ignored."""
+    frame = pd.DataFrame(
+        {
+            "customer_key": ["a", "a", "b", "b"],
+            "invoice_id": ["1", "2", "3", "4"],
+            "invoiced_at": pd.to_datetime(["2024-01-01 10:00", "2024-01-05 15:00"] * 2),
+            "item_id": ["x", "y", "x", "z"],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "customer_key": ["a", "a", "a", "b"],
+            "session_id": ["s1", "s2", "s3", "s4"],
+            "event_at": pd.to_datetime(
+                ["2024-01-03 12:00", "2024-01-05 09:00", "2024-01-07 12:00", "2024-01-02 12:00"]
+            ),
+            "item_id": ["w", "y", "v", "w"],
+            "event_type": ["view", "view", "cart", "view"],
+        }
+    )
+    data = purchases_from_frame(pd.concat([frame, frame.assign(customer_key="c", item_id=["v", "w", "v", "w"])]))
+    index = {item: i for i, item in enumerate(data.items)}
+    browsing = browsing_from_frame(events, data.customers, data.items)
+    profiles, sessions = split_browsing(browsing, data)
+    a = data.customers.tolist().index("a")
+    assert profiles.shape == (3, data.n_items)
+    assert profiles[a].nonzero()[1].tolist() == [index["w"]]  # not y (held-out day) nor v (later)
+    assert sessions.shape[0] == 2  # a's s1 and b's s4
+
+    model = CooccurrenceRecommender(repeat=1.0, event_weight=EVENT_WEIGHT).fit(data.histories, data.n_items)
+    fitted = FittedRecommender("cooccurrence", data.items, model, model.params())
+    top = fitted.recommend(frame, k=3, events=events, until=pd.Timestamp("2024-01-06"))
+    first = top[top["rank"] == 1].set_index("customer_key")["item_id"]
+    assert first["a"] in {"x", "y"} and "v" not in set(top.loc[top["customer_key"] == "a", "item_id"])
+    plain = FittedRecommender("cooccurrence", data.items, CooccurrenceRecommender().fit(data.histories, data.n_items))
+    assert "w" in set(top.loc[top["customer_key"] == "a", "item_id"])
+    assert "w" not in set(plain.recommend(frame, k=2).query("customer_key == 'a'")["item_id"])
 
 
 @pytest.mark.slow
@@ -263,3 +347,44 @@ def test_weekly_training_registers_promotes_and_daily_scoring_uses_the_champion(
     second = train_recommenders(settings, families=("cooccurrence",), data=data)
     assert not second.promoted and second.champion_version == first.champion_version
     assert "does not beat" in second.reason
+
+
+@pytest.mark.slow
+def test_weekly_training_reads_the_clickstream_and_the_daily_scoring_uses_it(
+    settings: Settings, generated, clickstream
+) -> None:
+    """From the warehouse: co-occurrence is trained and evaluated with the events, logs ``event_weight`` to
+    MLflow, and the champion's daily lists differ from purchases-only lists where customers browsed."""
+    from trendcast.behaviour.recommend import load_champion_recommender, train_recommenders
+    from trendcast.forecasting import registry
+
+    frame, _ = generated
+    _load_sale_lines(settings, frame)
+    with warehouse.connect(settings) as conn:
+        conn.exec_driver_sql("create schema if not exists staging")
+        conn.exec_driver_sql(
+            "create table staging.stg_shop__events (customer_key varchar, session_id varchar, event_at timestamp, "
+            "item_id varchar, event_type varchar)"
+        )
+        warehouse.append_frame(conn, "staging", "stg_shop__events", clickstream)
+    result = train_recommenders(settings, families=("cooccurrence",))
+    assert result.promoted and result.metrics["cooccurrence"]["hr@10"] > result.metrics["popularity"]["hr@10"] + 0.03
+    fitted, info = load_champion_recommender(settings)
+    assert fitted.params["event_weight"] == EVENT_WEIGHT and fitted.model.event_weight == EVENT_WEIGHT
+    with registry.tracking_session(settings) as client:
+        assert float(client.get_run(info.run_id).data.params["event_weight"]) == EVENT_WEIGHT
+
+    day = pd.Timestamp(frame["invoiced_at"].max()).date()
+    score_recommendations(settings, scoring_date=day, fitted=fitted, model_info=info)
+    with warehouse.connect(settings) as conn:
+        rows = pd.read_sql(sa.text("select customer_key, item_id from scores.customer_recommendations"), conn)
+        purchases = pd.read_sql(sa.text(PURCHASES_SQL), conn)
+    plain = fitted.recommend(purchases)  # the same histories without the clickstream
+    recent = clickstream[pd.to_datetime(clickstream["event_at"]) >= pd.Timestamp(day) - pd.Timedelta(days=29)]
+    browsed = set(recent["customer_key"])
+    changed = {
+        customer
+        for customer, items in rows.groupby("customer_key")["item_id"]
+        if set(items) != set(plain.loc[plain["customer_key"] == customer, "item_id"])
+    }
+    assert changed and changed <= browsed  # only customers with recent browsing get different lists

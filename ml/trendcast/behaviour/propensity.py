@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,9 @@ from trendcast.behaviour.customer_features import (
 )
 from trendcast.exceptions import DataValidationError
 from trendcast.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from trendcast.forecasting.registry import ModelInfo
 
 __all__ = [
     "TARGET",
@@ -357,17 +360,38 @@ def train_propensity(
 # ------------------------------------------------------------------------------------------------ score
 
 
+def _bootstrap_champion(history: pd.DataFrame, params: PropensityParams | None, settings: Settings) -> ModelInfo | None:
+    """Train the first model on ``history`` (nothing after the scoring date) and make it ``@champion`` even when
+    it lost to a baseline: a fresh install always scores; the weekly retrain replaces it once a model wins."""
+    from trendcast.behaviour import tracking
+
+    log.warning("no @champion for %s yet: training the first one", TARGET)
+    report = train_propensity(settings, params, activity=history)
+    if not report.promoted:
+        reason = (
+            "bootstrap: no @champion yet and the first model did not beat the baselines "
+            f"({report.reason}); served until a retrained model does"
+        )
+        log.warning("%s v%s: %s", report.model_name, report.model_version, reason)
+        tags = {"promotion": "bootstrap", "promotion_reason": reason}
+        tracking.set_alias(TARGET, report.model_version, tracking.CHAMPION, settings, tags)
+    return tracking.champion_info(TARGET, settings)
+
+
 def score_propensity(
     settings: Settings | None = None,
     *,
     scoring_date: dt.date | None = None,
     activity: pd.DataFrame | None = None,
     train_if_missing: bool = False,
+    params: PropensityParams | None = None,
 ) -> PropensityScoreReport:
     """The ``@champion``'s purchase probability for every customer known on ``scoring_date`` (default: the
     data cutoff), written to ``scores.customer_purchase_propensity`` (that date replaced in one transaction).
 
-    With ``train_if_missing`` a fresh install trains (and promotes) the first model instead of failing.
+    With ``train_if_missing`` a fresh install bootstraps instead of failing: it trains the first model (``params``)
+    on the activity up to the scoring date only, and serves it as ``@champion`` even when it did not beat the
+    baselines (tagged ``promotion=bootstrap``) until the weekly retrain promotes one that does.
 
     Raises:
         ModelNotFoundError: when no champion exists (run ``trendcast propensity --train``).
@@ -381,9 +405,7 @@ def score_propensity(
     day = scoring_date or data_cutoff(activity)
     info = tracking.champion_info(TARGET, settings)
     if info is None and train_if_missing:
-        log.warning("no @champion for %s yet: training the first one", TARGET)
-        train_propensity(settings, activity=load_customer_activity(settings))
-        info = tracking.champion_info(TARGET, settings)
+        info = _bootstrap_champion(activity[activity["activity_date"] <= pd.Timestamp(day)], params, settings)
     if info is None:
         raise ModelNotFoundError(f"no @champion for {TARGET}: run `trendcast propensity --train` first")
     model, columns, run_params = tracking.load_sklearn_version(TARGET, info.version, settings)

@@ -9,6 +9,9 @@
 * :func:`score_recommendations` (daily DAG, ``trendcast recommend``): the ``@champion`` ranks every item for every
   known customer from their current history; the top 10 go to ``scores.customer_recommendations``, replacing that
   scoring date in one transaction.
+* With a clickstream (``staging.stg_shop__events``, e.g. generated data) co-occurrence also learns from co-viewed
+  sessions and adds each customer's recent views / carts to their history (``event_weight``, logged with the
+  params); without one (Online Retail II) nothing changes.
 """
 
 from __future__ import annotations
@@ -28,16 +31,22 @@ import pandas as pd
 import sqlalchemy as sa
 
 from trendcast.behaviour.recommendations import (
+    EVENT_WEIGHT,
+    EVENTS_SQL,
     PURCHASES_SQL,
     TOP_K,
+    Browsing,
     CooccurrenceRecommender,
     PopularityRecommender,
     PurchaseData,
     Split,
+    browsing_from_frame,
     evaluate,
     leave_last_out,
+    load_browsing,
     load_purchases,
     purchases_from_frame,
+    split_browsing,
     top_k_items,
     tune_cooccurrence,
 )
@@ -92,13 +101,31 @@ class FittedRecommender:
     model: Any
     params: dict[str, Any] = field(default_factory=dict)
 
-    def recommend(self, purchases: pd.DataFrame, k: int = TOP_K, batch_size: int = 1024) -> pd.DataFrame:
+    def recommend(
+        self,
+        purchases: pd.DataFrame,
+        k: int = TOP_K,
+        batch_size: int = 1024,
+        *,
+        events: pd.DataFrame | None = None,
+        until: pd.Timestamp | None = None,
+    ) -> pd.DataFrame:
         """Top-k items per customer of a purchases frame (``customer_key, invoice_id, invoiced_at, item_id``).
 
         Items unknown to the model are left out of the histories; customers keep their place (a customer whose
-        items are all new gets the model's answer for an empty history).
+        items are all new gets the model's answer for an empty history). ``events`` (``EVENTS_SQL``'s columns)
+        add each customer's browsing of the days before ``until`` (exclusive; default: just after the last event)
+        for models that read it.
         """
         data = purchases_from_frame(purchases)
+        profiles = None
+        if events is not None and not events.empty and getattr(self.model, "event_weight", 0) > 0:
+            last = pd.to_datetime(events["event_at"]).max() + pd.Timedelta(microseconds=1)
+            end = pd.Timestamp(until) if until is not None else last
+            browsing = browsing_from_frame(events, data.customers, self.items)
+            rows = np.arange(data.n_customers)
+            cutoffs = np.full(len(rows), np.datetime64(end, "ns"))
+            profiles = browsing.profiles(rows, cutoffs, len(self.items))
         lookup = pd.Series(np.arange(len(self.items)), index=self.items)
         mapped = lookup.reindex(data.items).to_numpy()
         histories = []
@@ -108,7 +135,10 @@ class FittedRecommender:
         frames = []
         for start in range(0, len(histories), batch_size):
             chunk = histories[start : start + batch_size]
-            scores = self.model.score(chunk)
+            if profiles is None:
+                scores = self.model.score(chunk)
+            else:
+                scores = self.model.score(chunk, profiles[start : start + len(chunk)])
             top = top_k_items(scores, k)
             frames.append(
                 pd.DataFrame(
@@ -154,14 +184,17 @@ def fit_family(
     *,
     params: dict[str, Any] | None = None,
     sasrec_config: Any = None,
+    sessions: Any = None,
 ) -> Any:
-    """A fitted recommender of one family (co-occurrence parameters tuned on the histories' own last baskets)."""
+    """A fitted recommender of one family (co-occurrence parameters tuned on the histories' own last baskets;
+    with co-viewed ``sessions`` it also reads the clickstream, weighted ``EVENT_WEIGHT`` unless ``params`` say)."""
     if family == "popularity":
         return PopularityRecommender().fit(histories, n_items)
     if family == "cooccurrence":
         if params is None:
             params, _ = tune_cooccurrence(histories, n_items)
-        return CooccurrenceRecommender(**params).fit(histories, n_items)
+            params["event_weight"] = EVENT_WEIGHT if sessions is not None else 0.0
+        return CooccurrenceRecommender(**params).fit(histories, n_items, sessions)
     if family == "sasrec":
         from trendcast.behaviour.sasrec import SASRecConfig, SASRecRecommender
 
@@ -296,22 +329,36 @@ def train_recommenders(
     families: Sequence[str] = FAMILIES,
     sasrec_config: Any = None,
     data: PurchaseData | None = None,
+    browsing: Browsing | None = None,
 ) -> TrainResult:
-    """Evaluate, refit on all baskets, log, register and (maybe) promote; see the module docstring."""
+    """Evaluate, refit on all baskets, log, register and (maybe) promote; see the module docstring.
+
+    Without ``data`` purchases and the clickstream (when ingested) come from the warehouse; co-occurrence reads
+    the clickstream when there is one (``event_weight`` logged with its params)."""
     from trendcast.behaviour.tracking import CHAMPION, set_alias
 
     settings = settings or get_settings()
-    data = data or load_purchases(settings)
+    if data is None:
+        data = load_purchases(settings)
+        browsing = load_browsing(settings, data)
     split = leave_last_out(data.histories, data.customers)
+    profiles, sessions = split_browsing(browsing, data) if browsing is not None else (None, None)
     signature = split_signature(split, data.items)
     popularity = PopularityRecommender().fit(split.train_histories, data.n_items)
     baseline = evaluate(popularity, split.inputs, split.targets)
     metrics: dict[str, dict[str, float]] = {"popularity": baseline}
     versions: dict[str, str] = {}
     for family in families:
-        model = fit_family(family, split.train_histories, data.n_items, sasrec_config=sasrec_config)
+        reads_events = family == "cooccurrence" and browsing is not None
+        model = fit_family(
+            family,
+            split.train_histories,
+            data.n_items,
+            sasrec_config=sasrec_config,
+            sessions=sessions if reads_events else None,
+        )
         params = model.params()
-        metrics[family] = evaluate(model, split.inputs, split.targets)
+        metrics[family] = evaluate(model, split.inputs, split.targets, browsing=profiles if reads_events else None)
         # Served model: same hyperparameters, refit on every basket (co-occurrence keeps the tuned values).
         final = fit_family(
             family,
@@ -319,6 +366,7 @@ def train_recommenders(
             data.n_items,
             params=params if family == "cooccurrence" else None,
             sasrec_config=getattr(model, "config", None),
+            sessions=browsing.sessions(data.n_items) if reads_events else None,
         )
         if hasattr(final, "to_cpu"):
             final.to_cpu()
@@ -410,18 +458,24 @@ def score_recommendations(
     """Top-k items for every customer with a purchase up to ``scoring_date`` (default: the last purchase date),
     from the champion; replaces that date's rows of ``scores.customer_recommendations`` in one transaction.
     Returns rows written."""
-    from trendcast.warehouse import connect
+    from trendcast.warehouse import connect, table_exists
 
     settings = settings or get_settings()
     if fitted is None:
         fitted, model_info = load_champion_recommender(settings)
     with connect(settings) as conn:
         purchases = pd.DataFrame(conn.execute(sa.text(PURCHASES_SQL)).mappings().all())
+        events = None
+        if getattr(fitted.model, "event_weight", 0) > 0 and table_exists(conn, "staging", "stg_shop__events"):
+            events = pd.DataFrame(conn.execute(sa.text(EVENTS_SQL)).mappings().all())
     if scoring_date is not None:  # a backfill sees the histories as they were at the end of that day
         end = pd.Timestamp(scoring_date).normalize() + pd.Timedelta(days=1)
         purchases = purchases[pd.to_datetime(purchases["invoiced_at"]) < end]
     scoring_date = scoring_date or pd.Timestamp(purchases["invoiced_at"].max()).date()
-    rows = fitted.recommend(purchases, k)
+    # browsing of the days up to the end of the scoring date (events after it are never read)
+    rows = fitted.recommend(
+        purchases, k, events=events, until=pd.Timestamp(scoring_date).normalize() + pd.Timedelta(days=1)
+    )
     info = model_info or {}
     get = info.get if isinstance(info, dict) else lambda key: getattr(info, key, None)
     rows = rows.assign(

@@ -10,6 +10,10 @@ Protocol (used by the benchmark, the tests and the weekly retrain):
 * **Full ranking** over every item of the catalogue (no sampled negatives). Items the customer bought before are
   **not** excluded: re-orders are most of this shop's demand (wholesalers re-buy the same lines), so a recommender
   must rank them too.
+* **Clickstream** (optional, when ``raw.events`` was ingested): known customers' view / cart events join as a
+  browsing profile (events of the ``BROWSING_DAYS`` before the cutoff) and as co-viewed sessions, both weighted
+  ``event_weight`` below purchases. A test customer's cutoff is the start of the day of the held-out basket, so no
+  event of that day or later is used (the daily scoring sees events up to the end of the scoring date).
 * **HR@10**: share of test customers with at least one item of their last basket in the top 10. **NDCG@10**:
   binary-relevance NDCG over the top 10 with every item of the last basket relevant (ideal DCG over
   ``min(|basket|, 10)`` hits).
@@ -39,6 +43,12 @@ __all__ = [
     "PopularityRecommender",
     "CooccurrenceRecommender",
     "PURCHASES_SQL",
+    "EVENTS_SQL",
+    "Browsing",
+    "browsing_from_frame",
+    "load_browsing",
+    "holdout_cutoffs",
+    "split_browsing",
     "load_purchases",
     "purchases_from_frame",
     "leave_last_out",
@@ -60,6 +70,19 @@ where is_sale and customer_key is not null and item_id is not null
 group by customer_key, invoice_id, item_id
 """
 
+#: Known customers' view / cart events (the clickstream a recommender reads; empty for Online Retail II).
+EVENTS_SQL = """
+select customer_key, session_id, event_at, item_id, event_type
+from staging.stg_shop__events
+where customer_key is not null and item_id is not null and event_type in ('view', 'cart')
+"""
+#: A cart event counts this many views in a browsing profile.
+CART_WEIGHT = 2.0
+#: Days of events before the cutoff that make a customer's browsing profile.
+BROWSING_DAYS = 30
+#: Weight of browsing (profile and co-viewed sessions) relative to purchases when events exist.
+EVENT_WEIGHT = 0.5
+
 Basket = np.ndarray  # item indices (int64) of one invoice
 History = list[Basket]  # a customer's baskets in time order
 
@@ -72,6 +95,7 @@ class PurchaseData:
     customers: np.ndarray
     histories: list[History]
     last_purchase_at: pd.Timestamp | None = None
+    basket_times: list[np.ndarray] = field(default_factory=list)
 
     @property
     def n_items(self) -> int:
@@ -132,18 +156,23 @@ def purchases_from_frame(frame: pd.DataFrame) -> PurchaseData:
     basket_id = df.groupby(["customer_key", "basket_at", "invoice_id"], sort=False).ngroup().to_numpy()
     basket_starts = np.r_[0, np.flatnonzero(np.diff(basket_id)) + 1, len(df)]
     customer_of_basket = df["customer_key"].to_numpy()[basket_starts[:-1]]
+    time_of_basket = df["basket_at"].to_numpy()[basket_starts[:-1]]
+    times: list[list[np.datetime64]] = []
     current: str | None = None
     for b, customer in enumerate(customer_of_basket):
         if customer != current:
             customers.append(customer)
             histories.append([])
+            times.append([])
             current = customer
         histories[-1].append(item_values[basket_starts[b] : basket_starts[b + 1]])
+        times[-1].append(time_of_basket[b])
     return PurchaseData(
         items=items,
         customers=np.array(customers, dtype=object),
         histories=histories,
         last_purchase_at=pd.Timestamp(df["invoiced_at"].max()),
+        basket_times=[np.array(t, dtype="datetime64[ns]") for t in times],
     )
 
 
@@ -170,6 +199,98 @@ def leave_last_out(histories: Sequence[History], customers: np.ndarray | None = 
         targets=[histories[i][-1] for i in keep],
         train_histories=train,
     )
+
+
+@dataclass
+class Browsing:
+    """View / cart events of known customers on a fixed customer and item vocabulary (one entry per event)."""
+
+    customer: np.ndarray  # row in the customer vocabulary
+    item: np.ndarray  # index in the item vocabulary
+    at: np.ndarray  # datetime64[ns]
+    weight: np.ndarray  # 1 per view, CART_WEIGHT per cart
+    session: np.ndarray  # session codes
+
+    def __len__(self) -> int:
+        return len(self.item)
+
+    def before(self, cutoffs: np.ndarray) -> Browsing:
+        """Only events strictly before their customer's cutoff (datetime64 per customer row)."""
+        keep = self.at < cutoffs[self.customer]
+        return Browsing(*(getattr(self, f)[keep] for f in Browsing.__dataclass_fields__))
+
+    def profiles(self, rows: np.ndarray, cutoffs: np.ndarray, n_items: int, days: int = BROWSING_DAYS) -> sp.csr_matrix:
+        """Rows x items: event weights in ``[cutoff - days, cutoff)`` of each row's customer, rows summing to 1."""
+        position = pd.Series(np.arange(len(rows)), index=np.asarray(rows))
+        row = position.reindex(self.customer).to_numpy()
+        known = ~np.isnan(row)
+        row_int = row[known].astype(np.int64)
+        at, end = self.at[known], np.asarray(cutoffs, dtype="datetime64[ns]")[row_int]
+        recent = (at < end) & (at >= end - np.timedelta64(days, "D"))
+        matrix = sp.csr_matrix(
+            (self.weight[known][recent], (row_int[recent], self.item[known][recent])), shape=(len(rows), n_items)
+        )
+        totals = np.asarray(matrix.sum(axis=1)).ravel()
+        totals[totals == 0] = 1.0
+        return sp.diags(1.0 / totals) @ matrix
+
+    def sessions(self, n_items: int) -> sp.csr_matrix:
+        """Sessions x items, binary (the co-viewed items of each session)."""
+        codes, session = np.unique(self.session, return_inverse=True)
+        matrix = sp.csr_matrix((np.ones(len(session)), (session, self.item)), shape=(len(codes), n_items))
+        matrix.data[:] = 1.0
+        return matrix
+
+
+def browsing_from_frame(frame: pd.DataFrame, customers: np.ndarray, items: np.ndarray) -> Browsing:
+    """Map ``customer_key, session_id, event_at, item_id, event_type`` rows onto the vocabularies (events of
+    unknown customers or items are dropped)."""
+    customer_pos = pd.Series(np.arange(len(customers)), index=pd.Index(customers).astype(str))
+    item_pos = pd.Series(np.arange(len(items)), index=pd.Index(items).astype(str))
+    customer = customer_pos.reindex(frame["customer_key"].astype(str)).to_numpy()
+    item = item_pos.reindex(frame["item_id"].astype(str)).to_numpy()
+    keep = ~np.isnan(customer) & ~np.isnan(item)
+    kept = frame[keep]
+    return Browsing(
+        customer=customer[keep].astype(np.int64),
+        item=item[keep].astype(np.int64),
+        at=pd.to_datetime(kept["event_at"]).to_numpy(dtype="datetime64[ns]"),
+        weight=np.where(kept["event_type"].to_numpy() == "cart", CART_WEIGHT, 1.0),
+        session=pd.factorize(kept["session_id"].astype(str))[0],
+    )
+
+
+def load_browsing(settings: Settings, data: PurchaseData) -> Browsing | None:
+    """Known customers' view / cart events on ``data``'s vocabularies; None without a clickstream."""
+    from trendcast.warehouse import connect, table_exists
+
+    with connect(settings) as conn:
+        if not table_exists(conn, "staging", "stg_shop__events"):
+            return None
+        frame = pd.DataFrame(conn.execute(sa.text(EVENTS_SQL)).mappings().all())
+    if frame.empty:
+        return None
+    browsing = browsing_from_frame(frame, data.customers, data.items)
+    log.info("browsing: %s view / cart events of known customers and items", len(browsing))
+    return browsing if len(browsing) else None
+
+
+def holdout_cutoffs(data: PurchaseData) -> np.ndarray:
+    """Per customer, the start of the day of the held-out (last) basket, or no limit with one basket only:
+    events before it are what a daily scoring the day before would have seen."""
+    never = np.datetime64("2262-01-01", "ns")
+    return np.array(
+        [t[-1].astype("datetime64[D]").astype("datetime64[ns]") if len(t) >= 2 else never for t in data.basket_times],
+        dtype="datetime64[ns]",
+    )
+
+
+def split_browsing(browsing: Browsing, data: PurchaseData) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The leave-last-out test users' browsing profiles and the training sessions, both from events before each
+    customer's held-out basket day only (rows in the order of ``leave_last_out``'s customers)."""
+    cutoffs = holdout_cutoffs(data)
+    rows = np.flatnonzero([len(h) >= 2 for h in data.histories])
+    return browsing.profiles(rows, cutoffs[rows], data.n_items), browsing.before(cutoffs).sessions(data.n_items)
 
 
 # ------------------------------------------------------------------------------------------ recommenders
@@ -249,15 +370,23 @@ class CooccurrenceRecommender:
     by ``decay ** age``, ``S_ij = C_ij / (n_i ** (1 - alpha) * n_j ** alpha + shrink)`` (``C`` = baskets holding
     both, diagonal removed, ``n`` = baskets holding one; ``alpha`` 0.5 is cosine, higher values damp popular
     candidates) and ``repeat`` rewards re-buying the customer's own items; popularity only breaks ties.
+    With a clickstream, co-viewed sessions add ``event_weight`` x their co-occurrence to ``C`` and ``n`` and the
+    customer's recent browsing profile joins ``profile`` with weight ``event_weight``.
     """
 
     name = "cooccurrence"
 
     def __init__(
-        self, decay: float = 0.8, repeat: float = 1.0, shrink: float = 5.0, alpha: float = 0.5, neighbours: int = 200
+        self,
+        decay: float = 0.8,
+        repeat: float = 1.0,
+        shrink: float = 5.0,
+        alpha: float = 0.5,
+        neighbours: int = 200,
+        event_weight: float = 0.0,
     ) -> None:
         self.decay, self.repeat, self.shrink, self.alpha = decay, repeat, shrink, alpha
-        self.neighbours = neighbours
+        self.neighbours, self.event_weight = neighbours, event_weight
         self.similarity: sp.csr_matrix | None = None
         self.popularity: np.ndarray | None = None
 
@@ -268,12 +397,19 @@ class CooccurrenceRecommender:
             "shrink": self.shrink,
             "alpha": self.alpha,
             "neighbours": self.neighbours,
+            "event_weight": self.event_weight,
         }
 
-    def fit(self, histories: Sequence[History], n_items: int) -> CooccurrenceRecommender:
+    def fit(
+        self, histories: Sequence[History], n_items: int, sessions: sp.csr_matrix | None = None
+    ) -> CooccurrenceRecommender:
+        """``sessions``: sessions x items of co-viewed items (``Browsing.sessions``), used when event_weight > 0."""
         baskets = _basket_matrix(histories, n_items).tocsc()
         counts = np.asarray(baskets.sum(axis=0)).ravel()
         co = (baskets.T @ baskets).tocsr()
+        if sessions is not None and self.event_weight > 0:
+            co = co + self.event_weight * (sessions.T @ sessions).tocsr()
+            counts = counts + self.event_weight * np.asarray(sessions.sum(axis=0)).ravel()
         co.setdiag(0.0)
         co.eliminate_zeros()
         co = co.tocoo()
@@ -284,10 +420,13 @@ class CooccurrenceRecommender:
         self.popularity = (counts / max(counts.max(), 1.0)).astype(np.float32)
         return self
 
-    def score(self, histories: Sequence[History]) -> np.ndarray:
+    def score(self, histories: Sequence[History], browsing: sp.csr_matrix | None = None) -> np.ndarray:
+        """``browsing``: rows x items browsing profiles of the same customers (``Browsing.profiles``)."""
         if self.similarity is None or self.popularity is None:
             raise RuntimeError("fit the recommender first")
         profile = _history_matrix(histories, self.similarity.shape[0], self.decay)
+        if browsing is not None and self.event_weight > 0:
+            profile = (profile + self.event_weight * browsing).tocsr()
         scores = np.asarray((profile @ self.similarity).todense(), dtype=np.float32)
         scores += self.repeat * np.asarray(profile.todense(), dtype=np.float32)
         scores += 1e-6 * self.popularity
@@ -330,12 +469,17 @@ def evaluate(
     *,
     exclude_seen: bool = False,
     batch_size: int = 1024,
+    browsing: sp.csr_matrix | None = None,
 ) -> dict[str, float]:
-    """Full-ranking HR@k / NDCG@k of a fitted recommender (scored in batches of users)."""
+    """Full-ranking HR@k / NDCG@k of a fitted recommender (scored in batches of users; ``browsing``: the users'
+    browsing profiles, for models that read them)."""
     tops = []
     for start in range(0, len(inputs), batch_size):
         chunk = list(inputs[start : start + batch_size])
-        scores = model.score(chunk)
+        if browsing is None:
+            scores = model.score(chunk)
+        else:
+            scores = model.score(chunk, browsing[start : start + len(chunk)])
         if exclude_seen:
             for u, history in enumerate(chunk):
                 if history:
@@ -378,8 +522,10 @@ def benchmark_recommendations(
     sasrec: bool = True,
     sasrec_config: Any = None,
     k: int = TOP_K,
+    browsing: Browsing | None = None,
 ) -> dict[str, Any]:
-    """Popularity, co-occurrence and SASRec on one leave-last-out split of the warehouse's purchases.
+    """Popularity, co-occurrence and SASRec on one leave-last-out split of the warehouse's purchases (with
+    ``browsing`` also ``cooccurrence_events``: the tuned co-occurrence reading the clickstream).
 
     Returns ``{"popularity": {"hr@10", "ndcg@10", "seconds"}, "cooccurrence": {...}, "sasrec": {...},
     "n_users", "n_items", "n_train_customers", "protocol"}``; co-occurrence's parameters are tuned on the
@@ -402,6 +548,17 @@ def benchmark_recommendations(
         "seconds": round(seconds + tune_s, 1),
         "tuning": trials,
     }
+    if browsing is not None:
+        profiles, sessions = split_browsing(browsing, data)
+        with_events = {**best, "event_weight": EVENT_WEIGHT}
+        co, seconds = _timed(
+            lambda: CooccurrenceRecommender(**with_events).fit(split.train_histories, n_items, sessions)
+        )
+        results["cooccurrence_events"] = {
+            **evaluate(co, split.inputs, split.targets, k, browsing=profiles),
+            "params": with_events,
+            "seconds": seconds,
+        }
     if sasrec:
         from trendcast.behaviour.sasrec import SASRecConfig, SASRecRecommender
 
@@ -416,7 +573,7 @@ def benchmark_recommendations(
             "best_valid_ndcg": model.best_valid_ndcg,
             "device": model.device,
         }
-    for name in ("popularity", "cooccurrence", "sasrec"):
+    for name in ("popularity", "cooccurrence", "cooccurrence_events", "sasrec"):
         if name in results:
             log.info("%s: HR@%d %.4f NDCG@%d %.4f", name, k, results[name][f"hr@{k}"], k, results[name][f"ndcg@{k}"])
     results.update(

@@ -13,6 +13,7 @@ __all__ = [
     "EVENT_TYPES",
     "EVENT_INVOICE_SHARE",
     "ANONYMOUS_SESSIONS_PER_INVOICE",
+    "RESEARCH_VIEW_SHARE",
     "QUERIES",
     "Events",
     "session_events",
@@ -26,6 +27,10 @@ ANONYMOUS_SESSIONS_PER_INVOICE = 0.3
 _BROWSE_VIEWS = 2.0
 _FAV_SHARE = 0.08
 _ABANDON_SHARE = 0.1
+# Share of known customers' sale lines viewed in an earlier browse-only session (1-14 days before the order):
+# the clickstream's view -> later purchase signal a recommender can use.
+RESEARCH_VIEW_SHARE = 0.3
+_RESEARCH_DAYS = (1, 15)
 QUERIES: tuple[str, ...] = tuple(sorted({n.lower() for ns in CATEGORY_NOUNS.values() for n in ns} | set(CATEGORIES)))
 _QUERY = {q: j for j, q in enumerate(QUERIES)}
 
@@ -66,8 +71,14 @@ def session_events(
     *,
     next_session: int,
     share: float = EVENT_INVOICE_SHARE,
+    research_share: float = RESEARCH_VIEW_SHARE,
+    start_minute: int = 0,
 ) -> tuple[Events, int]:
-    """Events for one chunk's sale invoices plus anonymous browsing; returns events sorted by time."""
+    """Events for one chunk's sale invoices plus anonymous browsing; returns events sorted by time.
+
+    ``research_share`` of known customers' sale lines were viewed in a browse-only session of the customer some
+    days before the order (one session per researched invoice; none before ``start_minute``, epoch minutes).
+    """
     k = invoices.key.size
     if not k:
         return _events(np.nan, np.empty(0), -1, -1, 0, -1, np.empty(0)), next_session
@@ -155,6 +166,17 @@ def session_events(
             invoices.minute[ref[s_anon]] * 60 - 1900,
         )
     )
+    # Research: known customers view some of an order's items in their own browse-only session days before.
+    r_line = np.flatnonzero((rng.random(local.size) < research_share) & ~np.isnan(invoices.cust[local]))
+    r_inv = local[r_line]
+    lag_days = rng.integers(*_RESEARCH_DAYS, invoices.key.size)[r_inv]
+    r_t = (invoices.minute[r_inv] - lag_days * 1440) * 60 - rng.integers(0, 3600, r_inv.size)
+    keep = r_t >= start_minute * 60
+    r_line, r_inv, r_t = r_line[keep], r_inv[keep], r_t[keep]
+    r_sessions, r_sess = np.unique(r_inv, return_inverse=True)
+    r_item = lines.desc[r_line]
+    parts.append(_events(invoices.cust[r_inv], next_session + r_sess, r_item, catalog.category[r_item], _V, -1, r_t))
+    next_session += r_sessions.size
     out = Events(*(np.concatenate([getattr(p, f) for p in parts]) for f in Events.__dataclass_fields__))
     order = np.lexsort((out.etype, out.session, out.time_us))
     return Events(*(getattr(out, f)[order] for f in Events.__dataclass_fields__)), next_session

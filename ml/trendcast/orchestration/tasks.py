@@ -206,17 +206,12 @@ def customer_propensity(
     """Purchase propensity of every customer as of the run's date (the first champion trained when none is
     registered) into scores.customer_purchase_propensity, then its suite; raises on a blocking failure."""
     from trendcast.behaviour.propensity import score_propensity
-    from trendcast.exceptions import ModelNotFoundError
     from trendcast.quality.gate import run_gate
 
     settings = settings or get_settings()
     release_dbt_connection()
     day = as_of_date(logical_date, settings)
-    try:
-        report = score_propensity(settings, scoring_date=day, train_if_missing=True)
-    except ModelNotFoundError:
-        _serve_first_propensity_challenger(settings)
-        report = score_propensity(settings, scoring_date=day)
+    report = score_propensity(settings, scoring_date=day, train_if_missing=True)
     gate = run_gate(
         ["scores.customer_purchase_propensity"], expected_cutoff=None, settings=settings, raise_on_failure=True
     )
@@ -227,21 +222,6 @@ def customer_propensity(
         "model": f"{report.model_name} v{report.model_version}",
         "validation_run_id": gate.run_id,
     }
-
-
-def _serve_first_propensity_challenger(settings: Settings) -> None:
-    """A fresh install whose first propensity model lost to a baseline serves it anyway (as the recommender
-    serves popularity): the weekly retrain replaces it once a model wins. Raises when none is registered."""
-    from trendcast.behaviour.propensity import TARGET
-    from trendcast.behaviour.tracking import CHALLENGER, CHAMPION, champion_info, set_alias
-    from trendcast.forecasting import registry
-
-    if champion_info(TARGET, settings) is not None:
-        return
-    info = registry.get_model_info(TARGET, alias=CHALLENGER, settings=settings)
-    reason = "bootstrap: no @champion yet and the first model did not beat the baselines; served until one does"
-    log.warning("%s v%s: %s", info.name, info.version, reason)
-    set_alias(TARGET, info.version, CHAMPION, settings, {"promotion": "bootstrap", "promotion_reason": reason})
 
 
 def item_text_embeddings(settings: Settings | None = None) -> dict[str, Any]:
