@@ -605,7 +605,8 @@ def embed(
     ] = None,
     k: Annotated[int, typer.Option("--k", "-k", help="Similar items to print.")] = 10,
 ) -> None:
-    """Embed new or changed product texts (marts.ml_item_text) into scores.item_text_embeddings (cached by hash)."""
+    """Embed new or changed product descriptions (marts.ml_item_text) and reviews (marts.ml_item_review_text) into
+    scores.item_text_embeddings (cached by text hash)."""
     from trendcast.text_embeddings import embed_item_texts, similar_items
 
     settings = get_settings()

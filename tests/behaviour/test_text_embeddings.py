@@ -125,3 +125,76 @@ def test_similar_items_share_the_category_far_more_often_than_chance(
     assert np.mean(same) > max(0.6, 3 * chance), (np.mean(same), chance)
     with pytest.raises(Exception, match="no cached text embedding"):
         te.similar_items("NOPE", embeddings=embeddings)
+
+
+def _write_reviews(settings: Settings, frame: pd.DataFrame) -> None:
+    """marts.ml_item_review_text as dbt builds it (item, distinct text, times received, hash)."""
+    with warehouse.connect(settings) as conn:
+        conn.exec_driver_sql("drop table if exists marts.ml_item_review_text")
+        conn.exec_driver_sql(
+            "create table marts.ml_item_review_text (item_id varchar, review_text varchar, n_reviews bigint, "
+            "avg_rating double precision, last_written_at timestamp, text_hash varchar)"
+        )
+        rows = frame.assign(
+            avg_rating=4.0,
+            last_written_at=pd.Timestamp("2024-01-01"),
+            text_hash=[hashlib.sha256(t.encode()).hexdigest() for t in frame["review_text"]],
+        )
+        warehouse.append_frame(conn, "marts", "ml_item_review_text", rows)
+
+
+def test_near_identical_reviews_make_items_with_unrelated_descriptions_similar(
+    settings: Settings, item_text: pd.DataFrame, model: Any
+) -> None:
+    _write_item_text(settings, item_text)
+    te.embed_item_texts(settings, model=model)
+    base_items, base = te.load_item_embeddings(settings)  # no review mart: descriptions only
+    assert (base_items["n_reviews"] == 0).all()
+    assert np.allclose(
+        base,
+        te.embed_texts(base_items["item_id"].map(item_text.set_index("item_id")["description"]).tolist(), model),
+        atol=1e-6,
+    )
+
+    # the two items of different categories whose descriptions are least alike
+    sims = base @ base.T
+    cats = base_items["category"].to_numpy()
+    sims[cats[:, None] == cats[None, :]] = np.inf
+    i, j = np.unravel_index(np.argmin(sims), sims.shape)
+    a, b = base_items["item_id"].iat[i], base_items["item_id"].iat[j]
+    before = te.similar_items(a, k=len(base_items) - 1, embeddings=(base_items, base)).set_index("similar_item_id")
+    assert before.loc[b, "similarity"] < 0.3 and before.loc[b, "rank"] > 20
+
+    others = [x for x in base_items["item_id"] if x not in (a, b)][:30]
+    reviews = pd.DataFrame(
+        {
+            "item_id": [a, a, b, *others],
+            "review_text": [
+                "The enamel teapot whistles loudly and keeps my tea hot for hours.",
+                "Lovely teapot, the whistle is loud.",
+                "The enamel teapot whistles loudly and keeps my tea hot for hours!",
+                *[f"Good value, order number {k} arrived on a {['Monday', 'Friday'][k % 2]}." for k in range(30)],
+            ],
+            "n_reviews": [3, 1, 2, *[1] * 30],
+        }
+    )
+    _write_reviews(settings, reviews)
+    first = te.embed_item_texts(settings, model=model)
+    assert (first.n_review_texts, first.n_embedded, first.n_cached) == (33, 33, len(item_text))
+    again = te.embed_item_texts(settings, model=model)  # review texts are cached by hash like descriptions
+    assert (again.n_embedded, again.n_cached) == (0, len(item_text) + 33)
+
+    items, matrix = te.load_item_embeddings(settings)
+    assert items["item_id"].tolist() == base_items["item_id"].tolist()
+    assert dict(zip(items["item_id"], items["n_reviews"], strict=True))[a] == 4
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+    unreviewed = ~items["item_id"].isin(reviews["item_id"]).to_numpy()
+    assert unreviewed.sum() > 50 and np.array_equal(matrix[unreviewed], base[unreviewed])
+    after = te.similar_items(a, k=5, embeddings=(items, matrix))
+    assert after["similar_item_id"].iat[0] == b and after["similarity"].iat[0] > 0.6, after
+    assert te.similar_items(b, k=1, embeddings=(items, matrix))["similar_item_id"].iat[0] == a
+    # review_weight=0 (or dropping the mart) gives the description embeddings back exactly
+    assert np.array_equal(te.load_item_embeddings(settings, review_weight=0)[1], base)
+    with warehouse.connect(settings) as conn:
+        conn.exec_driver_sql("drop table marts.ml_item_review_text")
+    assert np.array_equal(te.load_item_embeddings(settings)[1], base)

@@ -270,6 +270,9 @@ def test_openapi_documents_the_json_endpoints(client: TestClient) -> None:
         "/api/trends",
         "/api/anomalies",
         "/api/segments",
+        "/api/propensity",
+        "/api/recommendations",
+        "/api/recommendations/{customer}",
     }
     assert set(paths) == expected
     item = paths["/api/items/{item_id}"]["get"]

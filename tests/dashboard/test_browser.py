@@ -208,3 +208,47 @@ def test_report_opens_offline_with_charts(
         page.check()
     finally:
         page.close()
+
+
+def test_customer_pages_render_propensity_and_recommendations(
+    browser, live_server: str, demo_warehouse: tuple[Settings, dict], artifacts_dir: Path
+) -> None:
+    import httpx
+
+    planted = demo_warehouse[1]["scores"]
+    page = Page(browser, live_server.rsplit("/trendcast", 1)[0])
+    try:
+        page.page.goto(f"{live_server}/propensity")
+        _wait_for_charts(page, 2)
+        assert page.traces("propensity-chart") == (1, 1)
+        assert page.traces("propensity-segment-chart") == (1, 1)
+        drawn = page.page.evaluate("document.getElementById('propensity-chart').data[0].y.reduce((a, b) => a + b, 0)")
+        assert drawn == planted["customers"]
+        assert page.page.locator("#above-threshold").inner_text() == f"{planted['above_half']:,}"
+        assert page.page.locator("#propensity-segments tbody tr").count() == len(planted["mean_by_segment"])
+        page.page.screenshot(path=str(artifacts_dir / "propensity.png"), full_page=True)
+
+        # from the most likely buyer to its recommendations, then a lookup through the form
+        page.page.locator("#propensity-top a").first.click()
+        page.page.wait_for_url("**/recommendations?customer=*")
+        _wait_for_charts(page, 1)
+        assert page.page.locator("#customer-recs tbody tr").count() == 10
+        top = httpx.get(f"{live_server}/api/recommendations").json()["top_items"]
+        assert page.traces("recommended-chart") == (1, 1)
+        assert page.page.locator("#recommended-items tbody tr").count() == len(top) == 20
+        page.page.fill("#customer-input", planted["example_customer"])
+        page.page.click("#lookup button")
+        page.page.wait_for_url(f"**/recommendations?customer={planted['example_customer']}")
+        _wait_for_charts(page, 1)
+        cells = page.page.locator("#customer-recs tbody tr td:nth-child(2)").all_inner_texts()
+        assert cells == planted["example_items"]
+        page.page.screenshot(path=str(artifacts_dir / "recommendations.png"), full_page=True)
+        page.check()
+
+        page.page.goto(f"{live_server}/recommendations?customer=1%27%20or%20%271%27%3D%271")
+        assert "No recommendations for customer" in page.page.locator("#customer-status").inner_text()
+        page.page.screenshot(path=str(artifacts_dir / "recommendations_unknown.png"), full_page=True)
+        page.errors = [e for e in page.errors if "404" not in e]  # the page itself answers 404
+        page.check()
+    finally:
+        page.close()

@@ -32,12 +32,18 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("/explorer", "Item explorer"),
     ("/trends", "Trends"),
     ("/anomalies", "Anomalies"),
+    ("/propensity", "Propensity"),
+    ("/recommendations", "Recommendations"),
 )
 _ID_MAX = 64
 ItemId = Annotated[str, PathParam(min_length=1, max_length=_ID_MAX, description="Item (stock code) id.")]
 CategoryName = Annotated[str, PathParam(min_length=1, max_length=_ID_MAX, description="Category name.")]
 CountryName = Annotated[str, PathParam(min_length=1, max_length=_ID_MAX, description="Country name, e.g. France.")]
+CustomerId = Annotated[
+    str, PathParam(min_length=1, max_length=_ID_MAX, description="Customer key (64 hex) or raw customer id.")
+]
 Limit = Annotated[int, Query(ge=1, le=200, description="Rows to return.")]
+Threshold = Annotated[float, Query(ge=0, le=1, description="Probability counted as likely to buy.")]
 
 
 def _warehouse(app: FastAPI) -> ReadOnlyWarehouse:
@@ -85,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             **context,
         )
         return HTMLResponse(html)
+
+    def customer_keys(customer: str) -> list[str]:
+        return views.customer_keys(customer, (app.state.settings or get_settings()).salt())
 
     def wants_html(request: Request) -> bool:
         return "/api/" not in request.url.path
@@ -155,6 +164,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/anomalies", response_class=HTMLResponse, include_in_schema=False)
     def anomalies_page(request: Request, conn: Conn) -> HTMLResponse:
         return page(request, "anomalies.html", "Anomalies", av=views.anomalies_view(conn))
+
+    @app.get("/propensity", response_class=HTMLResponse, include_in_schema=False)
+    def propensity_page(request: Request, conn: Conn) -> HTMLResponse:
+        return page(request, "propensity.html", "Propensity", pv=views.propensity_view(conn))
+
+    @app.get("/recommendations", response_class=HTMLResponse, include_in_schema=False)
+    def recommendations_page(
+        request: Request, conn: Conn, customer: Annotated[str | None, Query(max_length=_ID_MAX)] = None
+    ) -> HTMLResponse:
+        customer = customer.strip() if customer else None
+        rv = views.recommendations_view(conn, customer_keys(customer) if customer else None)
+        response = page(request, "recommendations.html", "Recommendations", rv=rv, customer=customer)
+        if customer and not rv["customer"]:
+            response.status_code = 404  # the page still shows the overview, with the "no such customer" message
+        return response
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:
@@ -242,6 +266,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/segments", summary="Customer segment sizes, when a segmentation has been written")
     def api_segments(conn: Conn) -> dict[str, Any] | None:
         return queries.segments(conn, queries.available_tables(conn))
+
+    @app.get("/api/propensity", summary="Latest purchase propensity: customers above a threshold, model, histogram")
+    def api_propensity(conn: Conn, threshold: Threshold = 0.5) -> dict[str, Any]:
+        return views.propensity_view(conn, threshold)
+
+    @app.get("/api/recommendations", summary="Latest recommendations: model, and the most recommended items")
+    def api_recommendations(conn: Conn, limit: Limit = 20) -> dict[str, Any]:
+        data = views.recommendations_view(conn, None, limit)
+        return {"summary": data["summary"], "top_items": data["top_items"]}
+
+    @app.get(
+        "/api/recommendations/{customer}",
+        summary="One customer's latest top-10 recommended items with descriptions",
+        responses={404: {"description": "No recommendations for this customer"}},
+    )
+    def api_customer_recommendations(conn: Conn, customer: CustomerId) -> dict[str, Any]:
+        rows = queries.customer_recommendations(conn, queries.available_tables(conn), customer_keys(customer))
+        if not rows:
+            raise HTTPException(404, "no recommendations for this customer")
+        return {"customer_key": rows[0]["customer_key"], "items": rows}
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

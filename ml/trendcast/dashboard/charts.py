@@ -21,6 +21,9 @@ __all__ = [
     "trend_strength_figure",
     "anomaly_figure",
     "segment_figure",
+    "propensity_histogram_figure",
+    "propensity_segment_figure",
+    "recommended_items_figure",
     "sparkline_svg",
 ]
 
@@ -282,6 +285,89 @@ def segment_figure(rows: list[dict[str, Any]]) -> dict[str, Any]:
     figure = go.Figure(
         data=[go.Bar(x=[r["segment"] for r in rows], y=[r["customers"] for r in rows], marker_color="#2563eb")],
         layout={"title": {"text": "Customers per segment"}, "height": 320, "template": "plotly_white"},
+    )
+    return _as_dict(figure)
+
+
+def propensity_histogram_figure(bins: list[dict[str, Any]], threshold: float = 0.5) -> dict[str, Any]:
+    """Customers per purchase-probability bin; bins above ``threshold`` highlighted."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(
+        data=[
+            go.Bar(
+                x=[(b["low"] + b["high"]) / 2 for b in bins],
+                y=[b["customers"] for b in bins],
+                width=[b["high"] - b["low"] for b in bins],
+                customdata=[[b["low"], b["high"]] for b in bins],
+                marker_color=["#16a34a" if b["low"] >= threshold else "#2563eb" for b in bins],
+                marker_line={"color": "#ffffff", "width": 1},
+                name="customers",
+                hovertemplate="p %{customdata[0]:.2f}-%{customdata[1]:.2f}: %{y} customers<extra></extra>",
+            )
+        ],
+        layout={
+            "title": {"text": f"Customers by purchase probability (green: above {threshold:g})"},
+            "xaxis": {"title": {"text": "purchase probability"}, "range": [0, 1], "tickformat": ".0%"},
+            "yaxis": {"title": {"text": "customers"}},
+            "height": 360,
+            "bargap": 0,
+            "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+            "template": "plotly_white",
+        },
+    )
+    return _as_dict(figure)
+
+
+def propensity_segment_figure(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean purchase probability per customer segment."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(
+        data=[
+            go.Bar(
+                x=[r["segment"] for r in rows],
+                y=[r["mean_probability"] for r in rows],
+                customdata=[r["customers"] for r in rows],
+                marker_color="#2563eb",
+                name="mean probability",
+                hovertemplate="%{x}: mean %{y:.1%} over %{customdata} customers<extra></extra>",
+            )
+        ],
+        layout={
+            "title": {"text": "Mean purchase probability per segment"},
+            "yaxis": {"tickformat": ".0%", "range": [0, 1]},
+            "height": 360,
+            "margin": {"l": 60, "r": 20, "t": 50, "b": 60},
+            "template": "plotly_white",
+        },
+    )
+    return _as_dict(figure)
+
+
+def recommended_items_figure(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Horizontal bars: in how many customers' top-10 lists each item is, most recommended on top."""
+    import plotly.graph_objects as go
+
+    labels = [f"{r['item_id']} {(r['description'] or '')[:36]}" for r in rows]
+    figure = go.Figure(
+        data=[
+            go.Bar(
+                y=labels[::-1],
+                x=[r["customers"] for r in rows][::-1],
+                orientation="h",
+                marker_color="#2563eb",
+                name="customers",
+                hovertemplate="%{y}: in %{x} customers' top 10<extra></extra>",
+            )
+        ],
+        layout={
+            "title": {"text": "Most recommended items (customers with the item in their top 10)"},
+            "height": 120 + 22 * max(1, len(rows)),
+            "yaxis": {"automargin": True},
+            "margin": {"l": 20, "r": 20, "t": 50, "b": 30},
+            "template": "plotly_white",
+        },
     )
     return _as_dict(figure)
 

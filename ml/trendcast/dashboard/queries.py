@@ -35,6 +35,13 @@ __all__ = [
     "anomalies",
     "shop_daily_units",
     "segments",
+    "propensity_summary",
+    "propensity_histogram",
+    "propensity_by_segment",
+    "propensity_top_customers",
+    "recommendations_summary",
+    "top_recommended_items",
+    "customer_recommendations",
     "top_items",
     "countries",
     "country_actuals",
@@ -59,6 +66,14 @@ _BACKTESTS = "forecasts.item_backtest_forecast"
 _LEADERBOARD = "ops.model_leaderboard"
 _COUNTRY_SALES = "marts.ml_country_daily_sales"
 _COUNTRY_ITEM_SALES = "marts.ml_country_item_daily_sales"
+_PROPENSITY = "scores.customer_purchase_propensity"
+_SEGMENTS = "scores.customer_segments"
+_RECOMMENDATIONS = "scores.customer_recommendations"
+
+
+def _latest(table: str) -> str:
+    """``where`` clause keeping the newest scoring date of a ``scores.*`` table (a module constant)."""
+    return f"where scoring_date = (select max(scoring_date) from {table})"
 
 
 def available_tables(conn: Connection) -> set[str]:
@@ -384,6 +399,115 @@ def segments(conn: Connection, tables: set[str]) -> dict[str, Any] | None:
         )
         return {"table": name, "rows": _records(frame)}
     return None
+
+
+def propensity_summary(conn: Connection, tables: set[str], threshold: float = 0.5) -> dict[str, Any] | None:
+    """Latest scoring date's customers, how many score above ``threshold``, the model; None without scores."""
+    if _PROPENSITY not in tables:
+        return None
+    frame = read_frame(
+        conn,
+        "select scoring_date, count(*) as customers, "
+        "sum(case when purchase_probability > :threshold then 1 else 0 end) as above_threshold, "
+        "avg(purchase_probability) as mean_probability, max(horizon_days) as horizon_days, "
+        "max(model_name) as model_name, max(model_version) as model_version, max(model_alias) as model_alias, "
+        f"max(mlflow_run_id) as mlflow_run_id, max(written_at) as written_at from {_PROPENSITY} "
+        f"{_latest(_PROPENSITY)} group by scoring_date",
+        {"threshold": threshold},
+    )
+    return {**_records(frame)[0], "threshold": threshold} if len(frame) else None
+
+
+def propensity_histogram(conn: Connection, tables: set[str], bins: int = 20) -> list[dict[str, Any]]:
+    """Customers per probability bin (``bins`` equal bins over [0, 1]) of the latest scoring date."""
+    if _PROPENSITY not in tables:
+        return []
+    frame = read_frame(
+        conn,
+        "select least(cast(floor(purchase_probability * :bins) as integer), :bins - 1) as bin, "
+        f"count(*) as customers from {_PROPENSITY} {_latest(_PROPENSITY)} group by 1",
+        {"bins": bins},
+    )
+    counts = {int(b): int(n) for b, n in frame.itertuples(index=False)}
+    return [{"low": b / bins, "high": (b + 1) / bins, "customers": counts.get(b, 0)} for b in range(bins)]
+
+
+def propensity_by_segment(conn: Connection, tables: set[str], threshold: float = 0.5) -> list[dict[str, Any]]:
+    """Mean probability and customers above ``threshold`` per customer segment (latest dates of both tables)."""
+    if _PROPENSITY not in tables or _SEGMENTS not in tables:
+        return []
+    frame = read_frame(
+        conn,
+        f"with p as (select customer_key, purchase_probability from {_PROPENSITY} {_latest(_PROPENSITY)}), "
+        f"s as (select customer_key, segment_name from {_SEGMENTS} {_latest(_SEGMENTS)}) "
+        "select s.segment_name as segment, count(*) as customers, avg(p.purchase_probability) as mean_probability, "
+        "sum(case when p.purchase_probability > :threshold then 1 else 0 end) as above_threshold "
+        "from p join s on s.customer_key = p.customer_key group by 1 order by 3 desc, 1",
+        {"threshold": threshold},
+    )
+    return _records(frame)
+
+
+def propensity_top_customers(conn: Connection, tables: set[str], limit: int = 20) -> list[dict[str, Any]]:
+    """The customers most likely to buy in the horizon (latest scoring date), highest probability first."""
+    if _PROPENSITY not in tables:
+        return []
+    frame = read_frame(
+        conn,
+        "select customer_key, purchase_probability, propensity_decile, recency_days, frequency, monetary "
+        f"from {_PROPENSITY} {_latest(_PROPENSITY)} order by purchase_probability desc, customer_key limit :limit",
+        {"limit": limit},
+    )
+    return _records(frame)
+
+
+def recommendations_summary(conn: Connection, tables: set[str]) -> dict[str, Any] | None:
+    """Latest scoring date of the recommendations, customers with a list and the model; None without any."""
+    if _RECOMMENDATIONS not in tables:
+        return None
+    frame = read_frame(
+        conn,
+        "select scoring_date, count(distinct customer_key) as customers, count(distinct item_id) as n_items, "
+        "max(model_name) as model_name, max(model_version) as model_version, max(model_alias) as model_alias, "
+        f"max(written_at) as written_at from {_RECOMMENDATIONS} {_latest(_RECOMMENDATIONS)} group by scoring_date",
+    )
+    return _records(frame)[0] if len(frame) else None
+
+
+def top_recommended_items(conn: Connection, tables: set[str], limit: int = 20) -> list[dict[str, Any]]:
+    """The items in the most customers' latest top-10 lists, with their description and mean rank."""
+    if _RECOMMENDATIONS not in tables:
+        return []
+    frame = read_frame(
+        conn,
+        "select r.item_id, max(i.description) as description, max(i.category) as category, "
+        "count(*) as customers, avg(cast(r.rank as double precision)) as mean_rank, "
+        "sum(case when r.rank = 1 then 1 else 0 end) as top1_customers "
+        f"from {_RECOMMENDATIONS} r left join {_ITEMS} i on i.item_id = r.item_id "
+        f"where r.scoring_date = (select max(scoring_date) from {_RECOMMENDATIONS}) "
+        "group by r.item_id order by customers desc, r.item_id limit :limit",
+        {"limit": limit},
+    )
+    return _records(frame)
+
+
+def customer_recommendations(conn: Connection, tables: set[str], customer_keys: list[str]) -> list[dict[str, Any]]:
+    """The latest top-10 list of the first of ``customer_keys`` that has one (rank order); [] for none."""
+    if _RECOMMENDATIONS not in tables or not customer_keys:
+        return []
+    frame = read_frame(
+        conn,
+        "select r.customer_key, r.rank, r.item_id, i.description, i.category, r.score "
+        f"from {_RECOMMENDATIONS} r left join {_ITEMS} i on i.item_id = r.item_id "
+        f"where r.scoring_date = (select max(scoring_date) from {_RECOMMENDATIONS}) and r.customer_key in :keys "
+        "order by r.customer_key, r.rank",
+        {"keys": customer_keys},
+        expanding=("keys",),
+    )
+    if frame.empty:
+        return []
+    first = next(key for key in customer_keys if key in set(frame["customer_key"]))
+    return _records(frame[frame["customer_key"] == first].head(10))
 
 
 def top_items(conn: Connection, limit: int = 20, days: int = 28) -> list[dict[str, Any]]:

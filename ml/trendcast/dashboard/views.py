@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -16,7 +18,12 @@ __all__ = [
     "explorer_choices",
     "trends_view",
     "anomalies_view",
+    "propensity_view",
+    "customer_keys",
+    "recommendations_view",
 ]
+
+_CUSTOMER_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 def overview(conn: Connection) -> dict[str, Any]:
@@ -131,4 +138,45 @@ def anomalies_view(conn: Connection, limit: int = 50) -> dict[str, Any]:
         "figure": charts.anomaly_figure(shop, rows),
         "segments": segments,
         "segment_figure": charts.segment_figure(segments["rows"]) if segments else None,
+    }
+
+
+def propensity_view(conn: Connection, threshold: float = 0.5, limit: int = 20) -> dict[str, Any]:
+    """Latest purchase propensity: summary (customers above ``threshold``, model, date), histogram, per segment."""
+    tables = queries.available_tables(conn)
+    summary = queries.propensity_summary(conn, tables, threshold)
+    if summary is None:
+        return {"summary": None}
+    bins = queries.propensity_histogram(conn, tables)
+    by_segment = queries.propensity_by_segment(conn, tables, threshold)
+    return {
+        "summary": summary,
+        "histogram": bins,
+        "figure": charts.propensity_histogram_figure(bins, threshold),
+        "segments": by_segment,
+        "segment_figure": charts.propensity_segment_figure(by_segment) if by_segment else None,
+        "top_customers": queries.propensity_top_customers(conn, tables, limit),
+    }
+
+
+def customer_keys(customer: str, salt: str | None) -> list[str]:
+    """Keys a looked-up customer may have: the text itself when it is a customer key (64 hex), then
+    ``sha256(salt || id)`` as staging pseudonymises raw customer ids (``trim`` included)."""
+    text = customer.strip()
+    keys = [text.lower()] if _CUSTOMER_KEY.fullmatch(text.lower()) else []
+    if salt and text:
+        keys.append(hashlib.sha256((salt + text).encode()).hexdigest())
+    return keys
+
+
+def recommendations_view(conn: Connection, keys: list[str] | None = None, limit: int = 20) -> dict[str, Any]:
+    """Latest recommendations: summary, the most recommended items, and the list of a customer (by its keys)."""
+    tables = queries.available_tables(conn)
+    summary = queries.recommendations_summary(conn, tables)
+    top = queries.top_recommended_items(conn, tables, limit) if summary else []
+    return {
+        "summary": summary,
+        "top_items": top,
+        "figure": charts.recommended_items_figure(top) if top else None,
+        "customer": queries.customer_recommendations(conn, tables, keys) if keys else [],
     }
