@@ -58,3 +58,24 @@ def test_explicit_cutoffs_are_used(panel: pd.DataFrame) -> None:
     cuts = ["2023-03-01", "2023-04-01"]
     res = rolling_origin_backtest(panel, [WindowMean(28)], horizon=7, cutoffs=cuts)
     assert sorted(res.forecasts["cutoff"].unique()) == [pd.Timestamp(c) for c in cuts]
+
+
+class FutureSpy(WindowMean):
+    """Records the columns of the ``future`` frame each predict receives."""
+
+    def __init__(self) -> None:
+        super().__init__(28)
+        self.name = "FutureSpy"
+        self.future_columns: list[list[str]] = []
+
+    def predict(self, h: int, future: pd.DataFrame | None = None) -> pd.DataFrame:
+        self.future_columns.append([] if future is None else list(future.columns))
+        return super().predict(h, future)
+
+
+def test_history_only_columns_never_reach_predict(panel: pd.DataFrame) -> None:
+    """Orders per day are known only up to the cutoff: the backtest passes price to predict, never n_orders."""
+    frame = panel.assign(price=2.5, n_orders=(panel["y"] > 0).astype(float))
+    spy = FutureSpy()
+    rolling_origin_backtest(frame, [spy], horizon=7, n_folds=2)
+    assert spy.future_columns == [["unique_id", "ds", "price"]] * 2

@@ -70,3 +70,30 @@ def test_gbm_intervals_are_roughly_calibrated_on_noise(make_panel) -> None:
     row = res.evaluate().overall().loc["TrendcastXGB"]
     assert 0.72 <= row["coverage_80"] <= 0.88
     assert 0.90 <= row["coverage_95"] <= 0.99
+
+
+def test_order_features_see_only_history_and_separate_one_big_buyer() -> None:
+    """Two items sell the same units over 28 days: one through many small orders, one through a single big order.
+    The order rate and units per order tell them apart, and nothing after the origin changes a feature."""
+    from trendcast.forecasting.features import _origin_block, series_matrix
+
+    days = pd.date_range("2024-01-01", periods=120, freq="D")
+    steady = np.where(np.arange(120) % 2 == 0, 10.0, 0.0)  # 10 units every other day, 2 orders each
+    lumpy = np.zeros(120)
+    lumpy[100] = 140.0  # one order of 140 units in the last 28 days before the origin (day 110)
+    frame = pd.concat(
+        [
+            pd.DataFrame({"unique_id": "steady", "ds": days, "y": steady, "n_orders": (steady > 0) * 2.0}),
+            pd.DataFrame({"unique_id": "lumpy", "ds": days, "y": lumpy, "n_orders": (lumpy > 0) * 1.0}),
+        ]
+    )
+    origin = np.array([110, 110])
+    f = _origin_block(series_matrix(frame), np.array([0, 1]), origin)  # rows sorted by id: lumpy, steady
+    assert f["mean_28"][0] == pytest.approx(f["mean_28"][1])
+    assert f["orders_28"].tolist() == pytest.approx([1 / 28, 28 / 28])
+    assert f["upo_28"].tolist() == pytest.approx([140.0, 5.0])
+    later = frame.copy()
+    later.loc[later["ds"] > days[110], ["y", "n_orders"]] = 999.0
+    g = _origin_block(series_matrix(later), np.array([0, 1]), origin)
+    for key in ("orders_28", "orders_91", "upo_28", "upo_ratio_28_364", "mean_28"):
+        assert np.allclose(f[key], g[key], equal_nan=True), key

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from trendcast.forecasting.frames import CUTOFF_COL, ID_COL, TARGET_COL, TIME_COL, validate_series_frame
+from trendcast.forecasting.frames import (
+    CUTOFF_COL,
+    HISTORY_ONLY_COLUMNS,
+    ID_COL,
+    TARGET_COL,
+    TIME_COL,
+    validate_series_frame,
+)
 from trendcast.forecasting.metrics import Evaluation, evaluate
 from trendcast.forecasting.models.base import Forecaster, forecast_columns
 
@@ -80,7 +87,8 @@ def rolling_origin_backtest(
     """Fit each model on each fold's training part and forecast ``horizon`` days.
 
     ``df`` is the long frame (``unique_id, ds, y`` plus exogenous columns, which reach ``predict`` as ``future``
-    without ``y``). Either give explicit ``cutoffs`` or ``n_folds`` and ``step`` (default ``horizon``).
+    without ``y`` and without the history-only columns such as ``n_orders``). Either give explicit ``cutoffs`` or
+    ``n_folds`` and ``step`` (default ``horizon``).
     Only (item, day) pairs present in ``df`` after the cutoff are scored.
     """
     validate_series_frame(df)
@@ -89,7 +97,7 @@ def rolling_origin_backtest(
         if cutoffs is not None
         else default_cutoffs(df, horizon=horizon, n_folds=n_folds, step=step)
     )
-    exog = [c for c in df.columns if c not in (ID_COL, TIME_COL, TARGET_COL)]
+    exog = [c for c in df.columns if c not in (ID_COL, TIME_COL, TARGET_COL, *HISTORY_ONLY_COLUMNS)]
     frames, timings = [], []
     for cutoff, train, valid in backtest_splits(df, cuts, horizon=horizon):
         future = valid[[ID_COL, TIME_COL, *exog]] if exog else None

@@ -24,8 +24,9 @@ __all__ = ["FEATURE_MART", "EXOGENOUS_COLUMNS", "load_item_daily_sales", "read_s
 log = logging.getLogger(__name__)
 
 FEATURE_MART = ("marts", "ml_item_daily_sales")
-#: Mart columns passed to models beside ``y`` (known for the forecast days: calendar, or carried forward: price).
-EXOGENOUS_COLUMNS = ("price", "category")
+#: Mart columns passed to models beside ``y``: known for the forecast days (category; price, carried forward) or
+#: read from history only (``n_orders``, orders per day: see ``frames.HISTORY_ONLY_COLUMNS``).
+EXOGENOUS_COLUMNS = ("price", "category", "n_orders")
 
 
 def load_item_daily_sales(
@@ -35,7 +36,7 @@ def load_item_daily_sales(
     target: str = "units_sold",
     min_history_days: int = 0,
 ) -> pd.DataFrame:
-    """Read the feature mart as ``unique_id, ds, y, price, category`` up to ``as_of`` (inclusive).
+    """Read the feature mart as ``unique_id, ds, y, price, category, n_orders`` up to ``as_of`` (inclusive).
 
     Items with fewer than ``min_history_days`` days on the zero-filled calendar are left out.
     """
@@ -45,7 +46,7 @@ def load_item_daily_sales(
             raise SchemaContractError(f"{schema}.{table} does not exist: run `trendcast build` first")
         query = sa.text(
             f"select item_id as {ID_COL}, sale_date as {TIME_COL}, cast({target} as double precision) as {TARGET_COL}, "
-            f"price, category from {schema}.{table} "
+            f"price, category, cast(n_orders as double precision) as n_orders from {schema}.{table} "
             "where (:as_of is null or sale_date <= :as_of) order by item_id, sale_date"
         ).bindparams(sa.bindparam("as_of", type_=sa.Date))
         frame = pd.read_sql(query, conn, params={"as_of": as_of})

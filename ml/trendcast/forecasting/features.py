@@ -144,6 +144,7 @@ class SeriesMatrix:
     values: np.ndarray
     last_index: np.ndarray  # per item: column of its last observed day
     price: np.ndarray | None  # last known unit price up to each day (forward-filled), NaN before the first price
+    orders: np.ndarray | None = None  # orders (invoices) per day when the frame has ``n_orders``, else None
 
     def __post_init__(self) -> None:
         filled = np.nan_to_num(self.values)
@@ -161,9 +162,11 @@ class SeriesMatrix:
         dow = self.dates.dayofweek.to_numpy()
         by_dow = np.stack([np.cumsum(filled * (dow == d)[None, :], axis=1) for d in range(7)])
         object.__setattr__(self, "cum_dow", np.concatenate([np.zeros((7, len(self.ids), 1)), by_dow], axis=2))
+        if self.orders is not None:
+            object.__setattr__(self, "cum_orders", np.hstack([pad, np.cumsum(np.nan_to_num(self.orders), axis=1)]))
 
 
-def series_matrix(df: pd.DataFrame, price_col: str | None = "price") -> SeriesMatrix:
+def series_matrix(df: pd.DataFrame, price_col: str | None = "price", orders_col: str = "n_orders") -> SeriesMatrix:
     """Pivot a long frame to a :class:`SeriesMatrix` (one row per ``unique_id``, sorted)."""
     ids, codes = np.unique(df[ID_COL].to_numpy(), return_inverse=True)
     start, end = df[TIME_COL].min(), df[TIME_COL].max()
@@ -178,7 +181,11 @@ def series_matrix(df: pd.DataFrame, price_col: str | None = "price") -> SeriesMa
         p = np.full((len(ids), len(dates)), np.nan)
         p[codes, cols] = df[price_col].to_numpy(dtype=float)
         price = pd.DataFrame(p.T).ffill().to_numpy().T
-    return SeriesMatrix(ids=ids, dates=dates, values=values, last_index=last, price=price)
+    orders = None
+    if orders_col in df.columns:
+        orders = np.full((len(ids), len(dates)), np.nan)
+        orders[codes, cols] = df[orders_col].to_numpy(dtype=float)
+    return SeriesMatrix(ids=ids, dates=dates, values=values, last_index=last, price=price, orders=orders)
 
 
 def _window_sum(cum: np.ndarray, rows: np.ndarray, end: np.ndarray, n: int) -> np.ndarray:
@@ -237,6 +244,15 @@ def _origin_block(m: SeriesMatrix, rows: np.ndarray, origin: np.ndarray) -> dict
         f["mkt_ratio_28_91"] = g28 / np.maximum(total(origin, 91) / 91 * 28, 1)
         f["mkt_yoy_28"] = np.where(has_ly, g28 / np.maximum(g_ly_prev, 1), np.nan)
         f["mkt_ly_ratio"] = np.where(has_ly, g_ly_next / np.maximum(g_ly_prev, 1), np.nan)
+        if m.orders is not None:
+            # orders are far less lumpy than units (one wholesale order can be 1,000 units): the order rate and
+            # units per order separate a steady seller from one big buyer
+            for n in (28, 91, 364):
+                o_n = _window_sum(m.cum_orders, rows, origin, n)
+                f[f"orders_{n}"] = o_n / n
+                u_n = _window_sum(m.cum, rows, origin, n)
+                f[f"upo_{n}"] = np.where(o_n > 0, u_n / np.maximum(o_n, 1), np.nan)
+            f["upo_ratio_28_364"] = f["upo_28"] / f["upo_364"]
         if m.price is not None:
             p = m.price[rows, origin]
             f["price"] = p

@@ -15,6 +15,7 @@ __all__ = [
     "TIME_COL",
     "TARGET_COL",
     "CUTOFF_COL",
+    "HISTORY_ONLY_COLUMNS",
     "validate_series_frame",
     "fill_daily_gaps",
     "future_frame",
@@ -26,6 +27,8 @@ ID_COL = "unique_id"
 TIME_COL = "ds"
 TARGET_COL = "y"
 CUTOFF_COL = "cutoff"
+#: Columns models may read from history but that are not known for forecast days (never passed as ``future``).
+HISTORY_ONLY_COLUMNS = ("n_orders",)
 
 
 def validate_series_frame(

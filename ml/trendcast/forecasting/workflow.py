@@ -267,8 +267,7 @@ def trends(settings: Settings | None = None, *, as_of: date | None = None) -> Tr
             forecast_frame["ds"] = pd.to_datetime(forecast_frame["ds"])
     categories = df[[ID_COL, "category"]].drop_duplicates(ID_COL)
     # Orders per item-day make the trend test far less noisy than units (trendcast.trends, "significance").
-    orders = load_item_daily_sales(settings, as_of=as_of, target="n_orders").rename(columns={TARGET_COL: "n_orders"})
-    history = df[[ID_COL, TIME_COL, TARGET_COL]].merge(orders[[ID_COL, TIME_COL, "n_orders"]], on=[ID_COL, TIME_COL])
+    history = df[[ID_COL, TIME_COL, TARGET_COL, "n_orders"]]
     signals = compute_trend_signals(history, forecast_frame, as_of=day, categories=categories)
     rows = write_trend_signals(signals, day, settings)
     items = signals[signals["level"] == "item"]
