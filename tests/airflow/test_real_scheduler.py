@@ -128,7 +128,8 @@ def test_daily_dag_runs_under_the_real_scheduler(tmp_path: Path, capsys: pytest.
         embedded, texts = conn.execute(
             sa.text(
                 "select (select count(*) from scores.item_text_embeddings), "
-                "(select count(distinct text_hash) from marts.ml_item_text)"
+                "(select count(distinct text_hash) from (select text_hash from marts.ml_item_text "
+                "union select text_hash from marts.ml_item_review_text) as texts)"
             )
         ).one()
     assert items > 10 and rows == items * settings.forecast_horizon
