@@ -89,12 +89,12 @@ def test_features_are_point_in_time(shop: dict[str, Any]) -> None:
 def test_propensity_beats_its_baselines_on_the_time_split(shop: dict[str, Any]) -> None:
     metrics = shop["trained"].evaluation.metrics
     xgb = metrics["xgboost"]
-    assert xgb["roc_auc"] >= 0.85  # measured 0.905
-    assert xgb["pr_auc"] >= 0.85  # measured 0.919
+    assert xgb["roc_auc"] >= 0.85  # measured 0.920
+    assert xgb["pr_auc"] >= 0.85  # measured 0.935
     for baseline in ("logistic_rfm", "recency_rule"):  # measured 0.883 / 0.875 ROC-AUC
         assert xgb["roc_auc"] > metrics[baseline]["roc_auc"]
         assert xgb["log_loss"] < metrics[baseline]["log_loss"]
-    assert xgb["ece"] < 0.12  # calibrated on a held-out snapshot; measured 0.085
+    assert xgb["ece"] < 0.12  # calibrated on a held-out snapshot; measured 0.063
     assert shop["trained"].promoted and shop["trained"].champion_version is None
 
 
@@ -108,8 +108,8 @@ def test_propensity_scores_rank_planted_segments(shop: dict[str, Any]) -> None:
     rows["planted"] = rows["customer_key"].map(shop["planted"])
     by_segment = rows.groupby("planted")["purchase_probability"]
     mean = by_segment.mean()
-    # measured: lapsed 0.136 (Platt scaling's floor; they stopped buying months ago), occasional 0.57,
-    # loyal 0.94, wholesaler 0.96, base rate 0.56
+    # measured: lapsed 0.137 (Platt scaling's floor; they stopped buying months ago), occasional 0.53,
+    # loyal 0.92, wholesaler 0.96, base rate 0.56
     assert mean["lapsed"] < 0.2
     assert mean["loyal"] > 0.8 and mean["wholesaler"] > 0.8
     assert mean["lapsed"] < mean["occasional"] < mean["loyal"]
