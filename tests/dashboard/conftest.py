@@ -13,11 +13,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from tests.conftest import REPO_ROOT
 from tests.dashboard.warehouse_fixture import SALT, build_demo_warehouse
 from trendcast.settings import Settings
+from trendcast.warehouse import connect
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +46,19 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, 
 @pytest.fixture(scope="session")
 def demo_settings(demo_warehouse: tuple[Settings, dict]) -> Settings:
     return demo_warehouse[0]
+
+
+def read(settings: Settings, query: str, **params: object) -> pd.DataFrame:
+    """A bound query against the test warehouse."""
+    with connect(settings) as conn:
+        return pd.read_sql(sa.text(query), conn, params=params)
+
+
+@pytest.fixture
+def client(demo_settings: Settings) -> TestClient:
+    from trendcast.dashboard import create_app
+
+    return TestClient(create_app(demo_settings))
 
 
 def warehouse_fingerprint(settings: Settings) -> dict[str, str]:

@@ -8,14 +8,12 @@ import time
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.dashboard.conftest import warehouse_fingerprint
+from tests.dashboard.conftest import read, warehouse_fingerprint
 from trendcast.dashboard import create_app
 from trendcast.dashboard.db import ReadOnlyWarehouse
 from trendcast.settings import Settings, get_settings
-from trendcast.warehouse import connect
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +29,6 @@ HOSTILE = [
     "Robert'); DROP TABLE ops.dq_runs;--",
     "ÿ" * 64,
 ]
-
-
-def read(settings: Settings, query: str, **params: object) -> pd.DataFrame:
-    with connect(settings) as conn:
-        return pd.read_sql(sa.text(query), conn, params=params)
-
-
-@pytest.fixture
-def client(demo_settings: Settings) -> TestClient:
-    return TestClient(create_app(demo_settings))
 
 
 @pytest.fixture(scope="module")

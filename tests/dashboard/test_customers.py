@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import duckdb
-import pandas as pd
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.dashboard.conftest import warehouse_fingerprint
+from tests.dashboard.conftest import read, warehouse_fingerprint
 from tests.dashboard.test_app import HOSTILE
 from tests.dashboard.warehouse_fixture import PROPENSITY_MODEL, RECOMMENDER_MODEL, SALT
 from trendcast.dashboard import create_app
 from trendcast.settings import Settings
-from trendcast.warehouse import connect
 
 pytestmark = pytest.mark.slow
-
-
-def read(settings: Settings, query: str, **params: object) -> pd.DataFrame:
-    with connect(settings) as conn:
-        return pd.read_sql(sa.text(query), conn, params=params)
-
-
-@pytest.fixture
-def client(demo_settings: Settings) -> TestClient:
-    return TestClient(create_app(demo_settings))
 
 
 @pytest.fixture(scope="module")
