@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from trendcast import warehouse
 from trendcast.behaviour.recommend import RECOMMENDATIONS_TABLE, FittedRecommender, score_recommendations
 from trendcast.behaviour.recommendations import (
+    CART_WEIGHT,
     EVENT_WEIGHT,
     PURCHASES_SQL,
     CooccurrenceRecommender,
@@ -24,6 +25,7 @@ from trendcast.behaviour.recommendations import (
     browsing_from_frame,
     evaluate,
     leave_last_out,
+    load_browsing,
     purchases_from_frame,
     rank_metrics,
     split_browsing,
@@ -264,6 +266,7 @@ def _reset(settings: Settings) -> None:
     with warehouse.connect(settings) as conn:
         conn.exec_driver_sql("drop schema if exists scores cascade")
         conn.exec_driver_sql("drop schema if exists intermediate cascade")
+        conn.exec_driver_sql("drop schema if exists marts cascade")
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -286,6 +289,37 @@ def _load_sale_lines(settings: Settings, frame: pd.DataFrame) -> None:
             "invoiced_at timestamp, item_id varchar, is_sale boolean)"
         )
         warehouse.append_frame(conn, "intermediate", "int_transactions_cleaned", rows)
+
+
+def test_load_browsing_reads_the_events_mart(wh_settings: Settings) -> None:
+    """None without the mart or with an empty one; otherwise its rows on the purchase vocabularies (an item never
+    bought is dropped, a cart weighs CART_WEIGHT views)."""
+    data = purchases_from_frame(preference_frame(n_customers=3, n_items=8, seed=1))
+    assert load_browsing(wh_settings, data) is None
+    with warehouse.connect(wh_settings) as conn:
+        conn.exec_driver_sql("create schema if not exists marts")
+        conn.exec_driver_sql(
+            "create table marts.ml_customer_item_events (customer_key varchar, session_id varchar, "
+            "item_id varchar, event_type varchar, event_at timestamp)"
+        )
+    assert load_browsing(wh_settings, data) is None
+    customer, item = data.customers[1], data.items[0]
+    events = pd.DataFrame(
+        {
+            "customer_key": [customer] * 3,
+            "session_id": ["s1", "s1", "s2"],
+            "item_id": [item, item, "NEVER-BOUGHT"],
+            "event_type": ["view", "cart", "view"],
+            "event_at": pd.to_datetime(["2024-02-01 10:00", "2024-02-01 10:05", "2024-02-02 09:00"]),
+        }
+    )
+    with warehouse.connect(wh_settings) as conn:
+        warehouse.append_frame(conn, "marts", "ml_customer_item_events", events)
+    browsing = load_browsing(wh_settings, data)
+    assert browsing is not None and len(browsing) == 2
+    assert browsing.customer.tolist() == [1, 1] and browsing.item.tolist() == [0, 0]
+    assert sorted(browsing.weight.tolist()) == [1.0, CART_WEIGHT]
+    assert len(set(browsing.session.tolist())) == 1
 
 
 def test_top10_write_back_is_idempotent(wh_settings: Settings) -> None:
@@ -361,12 +395,12 @@ def test_weekly_training_reads_the_clickstream_and_the_daily_scoring_uses_it(
     frame, _ = generated
     _load_sale_lines(settings, frame)
     with warehouse.connect(settings) as conn:
-        conn.exec_driver_sql("create schema if not exists staging")
+        conn.exec_driver_sql("create schema if not exists marts")
         conn.exec_driver_sql(
-            "create table staging.stg_shop__events (customer_key varchar, session_id varchar, event_at timestamp, "
-            "item_id varchar, event_type varchar)"
+            "create table marts.ml_customer_item_events (customer_key varchar, session_id varchar, "
+            "item_id varchar, event_type varchar, event_at timestamp)"
         )
-        warehouse.append_frame(conn, "staging", "stg_shop__events", clickstream)
+        warehouse.append_frame(conn, "marts", "ml_customer_item_events", clickstream)
     result = train_recommenders(settings, families=("cooccurrence",))
     assert result.promoted and result.metrics["cooccurrence"]["hr@10"] > result.metrics["popularity"]["hr@10"] + 0.03
     fitted, info = load_champion_recommender(settings)

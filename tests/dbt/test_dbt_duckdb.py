@@ -240,7 +240,11 @@ def test_parse_writes_a_manifest_with_enforced_contracts(tmp_path) -> None:
         "ml_country_daily_sales",
         "ml_country_item_daily_sales",
         "ml_customer_rfm",
+        "ml_customer_daily_activity",
+        "ml_customer_item_events",
+        "ml_event_funnel",
         "ml_item_text",
+        "ml_item_review_text",
         "dq_cleaning_summary",
     }
     assert all(n["config"]["contract"]["enforced"] for n in marts.values())

@@ -38,6 +38,7 @@ def test_postgres_build_succeeds(postgres_build: Built) -> None:
         ("ml_item_daily_sales", "item_id, sale_date"),
         ("ml_customer_rfm", "customer_key"),
         ("ml_item_text", "item_id"),
+        ("ml_customer_item_events", "customer_key, event_at, event_type, item_id"),
         ("dq_cleaning_summary", "rule_order"),
         ("ml_calendar", "date_day"),
     ],

@@ -9,7 +9,7 @@
 * :func:`score_recommendations` (daily DAG, ``trendcast recommend``): the ``@champion`` ranks every item for every
   known customer from their current history; the top 10 go to ``scores.customer_recommendations``, replacing that
   scoring date in one transaction.
-* With a clickstream (``staging.stg_shop__events``, e.g. generated data) co-occurrence also learns from co-viewed
+* With a clickstream (``marts.ml_customer_item_events``, e.g. generated data) co-occurrence also learns from co-viewed
   sessions and adds each customer's recent views / carts to their history (``event_weight``, logged with the
   params); without one (Online Retail II) nothing changes.
 """
@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from trendcast.behaviour.recommendations import (
     EVENT_WEIGHT,
     EVENTS_SQL,
+    EVENTS_TABLE,
     PURCHASES_SQL,
     TOP_K,
     Browsing,
@@ -466,7 +467,7 @@ def score_recommendations(
     with connect(settings) as conn:
         purchases = pd.DataFrame(conn.execute(sa.text(PURCHASES_SQL)).mappings().all())
         events = None
-        if getattr(fitted.model, "event_weight", 0) > 0 and table_exists(conn, "staging", "stg_shop__events"):
+        if getattr(fitted.model, "event_weight", 0) > 0 and table_exists(conn, *EVENTS_TABLE):
             events = pd.DataFrame(conn.execute(sa.text(EVENTS_SQL)).mappings().all())
     if scoring_date is not None:  # a backfill sees the histories as they were at the end of that day
         end = pd.Timestamp(scoring_date).normalize() + pd.Timedelta(days=1)

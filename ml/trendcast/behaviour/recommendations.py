@@ -44,6 +44,7 @@ __all__ = [
     "CooccurrenceRecommender",
     "PURCHASES_SQL",
     "EVENTS_SQL",
+    "EVENTS_TABLE",
     "Browsing",
     "browsing_from_frame",
     "load_browsing",
@@ -70,11 +71,12 @@ where is_sale and customer_key is not null and item_id is not null
 group by customer_key, invoice_id, item_id
 """
 
-#: Known customers' view / cart events (the clickstream a recommender reads; empty for Online Retail II).
+#: Schema and name of the dbt mart of known customers' view / cart events (empty for Online Retail II).
+EVENTS_TABLE = ("marts", "ml_customer_item_events")
+#: Known customers' view / cart events (the clickstream a recommender reads).
 EVENTS_SQL = """
 select customer_key, session_id, event_at, item_id, event_type
-from staging.stg_shop__events
-where customer_key is not null and item_id is not null and event_type in ('view', 'cart')
+from marts.ml_customer_item_events
 """
 #: A cart event counts this many views in a browsing profile.
 CART_WEIGHT = 2.0
@@ -265,7 +267,7 @@ def load_browsing(settings: Settings, data: PurchaseData) -> Browsing | None:
     from trendcast.warehouse import connect, table_exists
 
     with connect(settings) as conn:
-        if not table_exists(conn, "staging", "stg_shop__events"):
+        if not table_exists(conn, *EVENTS_TABLE):
             return None
         frame = pd.DataFrame(conn.execute(sa.text(EVENTS_SQL)).mappings().all())
     if frame.empty:
