@@ -37,6 +37,8 @@ def render_report(settings: Settings | None = None, *, n_items: int = 20) -> str
                 "ov": views.overview(conn),
                 "tv": views.trends_view(conn),
                 "av": views.anomalies_view(conn),
+                "pv": views.propensity_view(conn),
+                "rv": views.recommendations_view(conn),
                 "items": items,
             }
     finally:
@@ -56,6 +58,8 @@ def render_report(settings: Settings | None = None, *, n_items: int = 20) -> str
                 ("#explorer", "Item explorer"),
                 ("#trends", "Trends"),
                 ("#anomalies", "Anomalies"),
+                ("#propensity", "Propensity"),
+                ("#recommendations", "Recommendations"),
             ],
             subtitle="offline report",
             plotly_tag=f'<script type="text/javascript">{plotly_js}</script>',

@@ -325,3 +325,11 @@ def test_report_is_one_self_contained_file(demo_settings: Settings, tmp_path, mo
     )["item_id"]
     assert "Model leaderboard" in html and all(f">{item} - " in html for item in top)  # the top sellers' charts
     assert len(html) > 4_000_000  # plotly.js is inlined
+    # the customer pages' overviews are in the report; the per-customer lookup needs the live dashboard
+    above = read(
+        demo_settings,
+        "select count(*) as n from scores.customer_purchase_propensity where purchase_probability > 0.5 "
+        "and scoring_date = (select max(scoring_date) from scores.customer_purchase_propensity)",
+    )["n"].item()
+    assert f'<strong id="above-threshold">{above:,}</strong>' in html
+    assert 'id="recommended-items"' in html and 'id="customer-input"' not in html
