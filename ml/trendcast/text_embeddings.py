@@ -113,12 +113,6 @@ def _pg_array(vector: np.ndarray) -> str:
     return "{" + ",".join(repr(float(v)) for v in vector) + "}"
 
 
-def _has_reviews(conn: Connection) -> bool:
-    """Whether the warehouse has the review mart (it is optional: older warehouses and tests lack it)."""
-    schema, table = REVIEW_MART
-    return sa.inspect(conn).has_table(table, schema=schema)
-
-
 def _cached_hashes(conn: Connection, model: str) -> set[str]:
     q = warehouse.quote_ident
     rows = conn.execute(
@@ -133,8 +127,9 @@ def embed_item_texts(settings: Settings | None = None, *, model: Any = None, bat
     with warehouse.connect(settings) as conn:
         ensure_embedding_table(conn)
         items = pd.DataFrame(conn.execute(sa.text(_ITEM_TEXT_SQL)).mappings().all())
+        has_reviews = warehouse.table_exists(conn, *REVIEW_MART)
         reviews = pd.DataFrame(
-            conn.execute(sa.text(_REVIEW_TEXT_SQL)).mappings().all() if _has_reviews(conn) else [],
+            conn.execute(sa.text(_REVIEW_TEXT_SQL)).mappings().all() if has_reviews else [],
             columns=["item_id", "review_text", "n_reviews", "text_hash"],
         )
         cached = _cached_hashes(conn, MODEL_NAME)
@@ -227,7 +222,8 @@ def load_item_embeddings(
     )
     with warehouse.connect(settings) as conn:
         rows = conn.execute(q, {"m": MODEL_NAME}).all()
-        review_rows = conn.execute(q_reviews, {"m": MODEL_NAME}).all() if _has_reviews(conn) else []
+        has_reviews = warehouse.table_exists(conn, *REVIEW_MART)
+        review_rows = conn.execute(q_reviews, {"m": MODEL_NAME}).all() if has_reviews else []
     items = pd.DataFrame({"item_id": [r[0] for r in rows], "category": [r[1] for r in rows]})
     matrix = _vectors([r[2] for r in rows]) if rows else np.zeros((0, EMBEDDING_DIM), np.float32)
     reviews = pd.DataFrame({"item_id": [r[0] for r in review_rows], "n_reviews": [int(r[1]) for r in review_rows]})
