@@ -2,7 +2,9 @@
 
 - Formats: csv / parquet / xlsx in the Online Retail II shape (UCI column-name variants accepted), plus the
   generator's events and product_text files; the kind is detected from the columns. A directory means all
-  supported files in it, sorted (``manifest.json`` is ignored).
+  supported files in it, sorted (``manifest.json`` is ignored). A workbook loads every sheet whose header
+  has the kind's columns, in workbook order, as one batch; sheets without such a header (notes) are skipped
+  with a logged warning, a sheet with a broken header or of another kind rejects the file.
 - A file is one batch: ``batch_id`` = sha256 of its bytes; a batch already in ``raw.ingest_batches`` is
   skipped. Rows, quarantine rows and the batch row are written in one transaction.
 - Any bad row rejects the file with :class:`~trendcast.exceptions.IngestError` naming file, row, column,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from trendcast.exceptions import IngestError
 
-__all__ = ["KINDS", "KindSpec", "HeaderMap", "normalise_name", "resolve_header"]
+__all__ = ["KINDS", "KindSpec", "HeaderMap", "normalise_name", "resolve_header", "signature_kind"]
 
 
 def normalise_name(name: object) -> str:
@@ -130,6 +130,15 @@ class HeaderMap:
     def label(self, column: str) -> str:
         """The column's name as the file spells it (for messages)."""
         return self.columns[column][1] if column in self.columns else self.spec.display.get(column, column)
+
+
+def signature_kind(names: Sequence[object]) -> str | None:
+    """The kind whose telling column (Invoice, event_type, text) the header names, if any."""
+    keys = {normalise_name(n) for n in names}
+    for kind, column in _SIGNATURE.items():
+        if keys & set(KINDS[kind].aliases[column]):
+            return kind
+    return None
 
 
 def _fmt(names: Sequence[object]) -> str:

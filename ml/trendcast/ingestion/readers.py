@@ -7,11 +7,13 @@ File-level problems raise IngestError naming the file, where, the column and wha
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
 import logging
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import pyarrow.parquet as pq
 
 from trendcast.exceptions import IngestError
 from trendcast.ingestion.cells import STRING, show_value
-from trendcast.ingestion.columns import HeaderMap, resolve_header
+from trendcast.ingestion.columns import HeaderMap, resolve_header, signature_kind
 
 __all__ = ["SUPPORTED_SUFFIXES", "SourceFile", "open_source"]
 
@@ -285,18 +287,34 @@ class ParquetSource(SourceFile):
             first += batch.num_rows
 
 
+@dataclass(frozen=True)
+class _Sheet:
+    """One worksheet that holds data: its title, header mapping and header width."""
+
+    title: str
+    header: HeaderMap
+    width: int
+
+
 class XlsxSource(SourceFile):
-    """The first worksheet whose header row has the expected columns, streamed in read-only mode."""
+    """Every worksheet whose header row has the file kind's columns, streamed in read-only mode.
+
+    Sheets load in workbook order as one batch; ``_source_row`` counts data rows across them. A sheet
+    without a recognisable header (notes, pivots) is skipped with a logged note; a sheet naming the
+    kind's telling column (e.g. ``Invoice``) but missing others, or holding another kind, rejects the file.
+    """
 
     format = "xlsx"
 
-    def __init__(self, path: Path, header: HeaderMap, sheet: str, width: int) -> None:
-        super().__init__(path, header)
-        self.sheet = sheet
-        self.width = width
+    def __init__(self, path: Path, sheets: list[_Sheet]) -> None:
+        ignored = tuple(dict.fromkeys(n for s in sheets for n in s.header.ignored))
+        super().__init__(path, replace(sheets[0].header, ignored=ignored))
+        self.sheets = sheets
+        self._starts: list[int] = []  # first data row of each sheet read so far
 
     def where(self, row: int, pos: Any) -> str:
-        return f"row {row} (sheet {self.sheet!r}, Excel row {pos})"
+        index = max(bisect.bisect_right(self._starts, row) - 1, 0)
+        return f"row {row} (sheet {self.sheets[index].title!r}, Excel row {pos})"
 
     @staticmethod
     def _workbook(path: Path) -> Any:
@@ -312,6 +330,7 @@ class XlsxSource(SourceFile):
     def open(cls, path: Path) -> XlsxSource:
         book = cls._workbook(path)
         problems: list[str] = []
+        sheets: list[_Sheet] = []
         try:
             for sheet in book.worksheets:
                 first = next(sheet.iter_rows(values_only=True), None)
@@ -321,41 +340,56 @@ class XlsxSource(SourceFile):
                 if not names:
                     problems.append(f"sheet {sheet.title!r} is empty")
                     continue
+                shown = [str(n).strip() if n is not None else "" for n in names]
                 try:
-                    header = resolve_header(
-                        [str(n).strip() if n is not None else "" for n in names],
-                        path.name,
-                        where=f"sheet {sheet.title!r} header row (Excel row 1)",
-                    )
+                    header = resolve_header(shown, path.name, where=f"sheet {sheet.title!r} header row (Excel row 1)")
                 except IngestError as exc:
+                    if signature_kind(shown) is not None:
+                        raise  # a data sheet with a broken header: never skip its rows silently
                     problems.append(str(exc).removeprefix(f"{path.name}: "))
                     continue
-                return cls(path, header, sheet.title, len(names))
+                sheets.append(_Sheet(sheet.title, header, len(names)))
         finally:
             book.close()
-        raise IngestError(f"{path.name}: no sheet has the expected columns: " + " | ".join(problems))
+        if not sheets:
+            raise IngestError(f"{path.name}: no sheet has the expected columns: " + " | ".join(problems))
+        kinds = {s.header.kind for s in sheets}
+        if len(kinds) > 1:
+            found = ", ".join(f"sheet {s.title!r} holds {s.header.kind}" for s in sheets)
+            raise IngestError(
+                f"{path.name}: sheets of different kinds ({found}); expected one kind of data per workbook "
+                "(save each kind as its own file)"
+            )
+        for problem in problems:
+            log.warning("%s: skipping a sheet without a %s header: %s", path.name, sheets[0].header.kind, problem)
+        return cls(path, sheets)
 
     def chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
         book = self._workbook(self.path)
-        wanted = [(column, pos) for column, (pos, _) in self.header.columns.items()]
+        self._starts = []
+        row_no = 0
         try:
-            rows: list[tuple[Any, ...]] = []
-            positions: list[int] = []
-            row_no = 0
-            values = book[self.sheet].iter_rows(min_row=2, values_only=True)
-            for excel_row, row in enumerate(values, start=2):
-                if not any(v is not None and str(v).strip() != "" for v in row):
-                    continue
-                row_no += 1
-                rows.append(tuple(row) + (None,) * max(0, self.width - len(row)))
-                positions.append(excel_row)
-                if len(rows) >= chunk_rows:
+            for sheet in self.sheets:
+                self._starts.append(row_no + 1)
+                wanted = [(column, pos) for column, (pos, _) in sheet.header.columns.items()]
+                rows: list[tuple[Any, ...]] = []
+                positions: list[int] = []
+                values = book[sheet.title].iter_rows(min_row=2, values_only=True)
+                for excel_row, row in enumerate(values, start=2):
+                    if not any(v is not None and str(v).strip() != "" for v in row):
+                        continue
+                    row_no += 1
+                    rows.append(tuple(row) + (None,) * max(0, sheet.width - len(row)))
+                    positions.append(excel_row)
+                    if len(rows) >= chunk_rows:
+                        yield self._build(rows, positions, row_no - len(rows) + 1, wanted)
+                        rows, positions = [], []
+                if rows:
                     yield self._build(rows, positions, row_no - len(rows) + 1, wanted)
-                    rows, positions = [], []
-            if rows:
-                yield self._build(rows, positions, row_no - len(rows) + 1, wanted)
+                log.info("%s: sheet %r = data rows %d-%d", self.name, sheet.title, self._starts[-1], row_no)
             if row_no == 0:
-                raise IngestError(f"{self.name}: sheet {self.sheet!r} header only (row 1): no data rows")
+                titles = ", ".join(repr(s.title) for s in self.sheets)
+                raise IngestError(f"{self.name}: sheet(s) {titles} header only (row 1): no data rows")
         finally:
             book.close()
 
