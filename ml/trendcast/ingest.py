@@ -9,7 +9,9 @@
   skipped. Rows, quarantine rows and the batch row are written in one transaction.
 - Any bad row rejects the file with :class:`~trendcast.exceptions.IngestError` naming file, row, column,
   value and what was expected; ``quarantine=True`` loads the good rows of a transactions file and puts the
-  bad ones in ``raw.transactions_quarantine``. File-level problems always reject.
+  bad ones in ``raw.transactions_quarantine``. File-level problems always reject. A csv field may hold up
+  to 1,048,576 characters (longer than its column allows is a row error like any other); a longer field
+  (usually an unclosed quote) rejects the file naming row and column.
 - ``progress(file_name, rows_validated_so_far)`` is called after each chunk.
 
 The implementation lives in :mod:`trendcast.ingestion` (readers, cells, dates, validation, spool, loader,

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from ingest_helpers import fetch, raw_counts
+from ingest_helpers import HEADER, fetch, good_rows, raw_counts, write_csv
 
 from trendcast.exceptions import IngestError
 from trendcast.ingest import ingest_paths
+from trendcast.ingestion.readers import CSV_FIELD_LIMIT
 from trendcast.settings import Settings
 
 UCI_HEADER = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"]
@@ -72,4 +73,49 @@ def test_xlsx_sheet_with_a_broken_transaction_header_rejects(settings: Settings,
     book.save(path)
 
     with pytest.raises(IngestError, match=r"sheet 'Year 2010-2011' header row.*missing required column\(s\) 'Country'"):
+        ingest_paths([path], settings=settings)
+
+
+def test_long_csv_field_is_a_row_and_column_error(settings: Settings, tmp_path: Path) -> None:
+    rows = good_rows()
+    rows[1][HEADER.index("Description")] = "x" * 200_000
+    path = write_csv(tmp_path / "long.csv", rows)
+
+    with pytest.raises(IngestError) as caught:
+        ingest_paths([path], settings=settings)
+
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 400
+    assert "long.csv: rejected" in message
+    assert "row 2 (line 3), column 'Description'" in message and "at most 500 characters" in message
+    assert set(raw_counts(settings).values()) == {0}
+
+
+def test_long_csv_field_can_be_quarantined(settings: Settings, tmp_path: Path) -> None:
+    rows = good_rows()
+    rows[1][HEADER.index("Description")] = "x" * 200_000
+    [result] = ingest_paths([write_csv(tmp_path / "long.csv", rows)], settings=settings, quarantine=True)
+    assert (result.rows_loaded, result.rows_quarantined) == (4, 1)
+
+
+def test_csv_field_over_the_parse_limit_names_row_and_column(settings: Settings, tmp_path: Path) -> None:
+    rows = good_rows()
+    rows[2][HEADER.index("Country")] = "y" * (CSV_FIELD_LIMIT + 10)
+    path = write_csv(tmp_path / "huge.csv", rows)
+
+    with pytest.raises(IngestError) as caught:
+        ingest_paths([path], settings=settings)
+
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 400
+    assert message.startswith("huge.csv: row 3 (line 4), column 'Country': a field longer than 1,048,576 characters")
+
+
+def test_unclosed_quote_swallowing_the_file_names_its_column(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "open_quote.csv"
+    line = "489434,85048,LIGHTS,12,2009-12-01 07:45:00,6.95,13085,United Kingdom\n"
+    opened = line.replace("LIGHTS", '"OPEN QUOTE')
+    path.write_text(",".join(HEADER) + "\n" + opened + line * 20_000, encoding="utf-8")
+
+    with pytest.raises(IngestError, match=r"row 1 \(line 2\), column 'Description': a field longer than"):
         ingest_paths([path], settings=settings)

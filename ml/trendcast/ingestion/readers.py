@@ -33,6 +33,16 @@ log = logging.getLogger(__name__)
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".xlsx")
 _DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 _STRINGS = {pa.string(): STRING, pa.large_string(): STRING}
+# Longest csv field parsed (characters). Longer values than a column allows are then reported per row and
+# column by validation; beyond this, a field is an unclosed quote or garbage and rejects the file.
+CSV_FIELD_LIMIT = 1 << 20
+
+
+def _csv_reader(lines: Iterator[str], strict: bool = True) -> Any:
+    """A csv reader that accepts fields up to CSV_FIELD_LIMIT (the csv module's default is 131,072)."""
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)  # process-wide; only ever raised
+    return csv.reader(lines, strict=strict)
 
 
 class SourceFile:
@@ -126,7 +136,7 @@ class CsvSource(SourceFile):
     def open(cls, path: Path) -> CsvSource:
         with path.open("rb") as handle:
             lines = _Lines(handle)
-            reader = csv.reader(iter(lines), strict=True)
+            reader = _csv_reader(iter(lines))
             try:
                 names = next(reader, None)
             except csv.Error as exc:
@@ -162,7 +172,7 @@ class CsvSource(SourceFile):
         row_no = 0
         with self.path.open("rb") as handle:
             lines = _Lines(handle)
-            reader = csv.reader(iter(lines), strict=True)
+            reader = _csv_reader(iter(lines))
             next(reader)
             while True:
                 start_line, start_offset = lines.line_no + 1, lines.offset
@@ -200,16 +210,24 @@ class CsvSource(SourceFile):
         return self._frame(columns, first, positions)
 
     def _broken(self, exc: csv.Error, row: int, line: int, offset: int) -> IngestError:
-        # Re-parse the rest of the file leniently to find which field's quote never closed.
+        # Re-parse the start of the row leniently (half the field limit, so it cannot hit the limit again)
+        # to find the field that never closed or grew too long.
         with self.path.open("rb") as handle:
             handle.seek(offset)
-            tail = handle.read(1 << 20).decode("utf-8", "replace")
-        fields = next(csv.reader(tail.splitlines(keepends=True)), [""])
+            tail = handle.read(CSV_FIELD_LIMIT // 2).decode("utf-8", "replace")
+        fields = next(_csv_reader(iter(tail.splitlines(keepends=True)), strict=False), [""])
         index = max(len(fields) - 1, 0)
         column = self.names[index] if index < len(self.names) else f"field {index + 1}"
+        near = show_value(fields[-1] if fields else "", 40)
+        if "field larger than field limit" in str(exc):
+            return IngestError(
+                f"{self.name}: row {row} (line {line}), column {column!r}: a field longer than "
+                f"{CSV_FIELD_LIMIT:,} characters starting {near}; expected values of normal length "
+                "(an unclosed quote makes the rest of the file one field)"
+            )
         return IngestError(
             f"{self.name}: row {row} (line {line}), column {column!r}: malformed csv ({exc}): "
-            f"an unterminated or stray quote near {show_value(fields[-1] if fields else '', 40)}; "
+            f"an unterminated or stray quote near {near}; "
             "the file looks truncated or badly "
             "quoted; expected every quoted field to be closed"
         )
