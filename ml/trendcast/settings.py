@@ -7,6 +7,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,6 +83,10 @@ class Settings(BaseSettings):
         "4GB",
         pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$",
         description="DuckDB memory_limit for dbt builds and warehouse connections (spills to disk beyond it).",
+    )
+    shop_timezone: ZoneInfo = Field(
+        ZoneInfo("Europe/London"),
+        description="IANA zone of stored timestamps; ingest converts zone-aware values to it.",
     )
     # -- new fields go above this line (keep one line each, with a description) --
 

@@ -8,13 +8,14 @@ from datetime import datetime
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 from ingest_helpers import HEADER, fetch, good_rows, raw_counts, write_csv
 
 from trendcast.exceptions import IngestError
 from trendcast.ingest import ingest_paths
 from trendcast.ingestion.readers import CSV_FIELD_LIMIT
-from trendcast.settings import Settings
+from trendcast.settings import Settings, get_settings
 
 UCI_HEADER = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"]
 
@@ -119,3 +120,33 @@ def test_unclosed_quote_swallowing_the_file_names_its_column(settings: Settings,
 
     with pytest.raises(IngestError, match=r"row 1 \(line 2\), column 'Description': a field longer than"):
         ingest_paths([path], settings=settings)
+
+
+def test_same_instant_from_tokyo_and_utc_lands_on_one_timestamp(settings: Settings, tmp_path: Path) -> None:
+    tokyo, utc = good_rows()[:1], good_rows()[1:2]
+    tokyo[0][HEADER.index("InvoiceDate")] = "2010-12-01T17:26:00+09:00"
+    utc[0][HEADER.index("InvoiceDate")] = "2010-12-01T08:26:00Z"
+    frame = pd.DataFrame(good_rows()[2:3], columns=HEADER).astype({"Quantity": "int64", "Price": "float64"})
+    frame["InvoiceDate"] = pd.Series([pd.Timestamp("2010-12-01 03:26", tz="America/New_York")])
+    frame.to_parquet(tmp_path / "new_york.parquet", index=False)
+
+    ingest_paths(
+        [write_csv(tmp_path / "tokyo.csv", tokyo), write_csv(tmp_path / "utc.csv", utc), tmp_path / "new_york.parquet"],
+        settings=settings,
+    )
+
+    # Europe/London is UTC+0 in December: every file lands on 08:26 shop time.
+    assert fetch(settings, "select distinct invoice_date from raw.transactions") == [(datetime(2010, 12, 1, 8, 26),)]
+
+
+def test_aware_timestamps_convert_to_the_configured_shop_zone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRENDCAST_SHOP_TIMEZONE", "Asia/Tokyo")
+    get_settings.cache_clear()
+    settings = get_settings()
+    rows = good_rows()[:2]
+    rows[0][HEADER.index("InvoiceDate")] = "2010-07-01 08:26:00+01:00"  # summer time in London
+    rows[1][HEADER.index("InvoiceDate")] = "2010-07-01 16:26:00"  # naive: already shop time
+
+    ingest_paths([write_csv(tmp_path / "mixed.csv", rows)], settings=settings)
+
+    assert fetch(settings, "select distinct invoice_date from raw.transactions") == [(datetime(2010, 7, 1, 16, 26),)]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ class FileState:
     header: HeaderMap
     max_date: datetime
     where: Callable[[int, Any], str]  # (data row, position) -> "row 5 (line 6)"
+    shop_timezone: ZoneInfo  # time-zone-aware timestamps are stored as wall time in this zone
     date_format: str | None = None
     date_format_row: int | None = None
 

@@ -1,6 +1,9 @@
-"""Timestamps: typed columns pass through; text dates must use ONE format per file.
+"""Timestamps: stored as naive shop time; text dates must use ONE format per file.
 
-Formats: ISO 'YYYY-MM-DD HH:MM[:SS]', or slash dates whose day/month order is settled on the file's
+Time-zone-aware values (typed tz columns, ISO text ending in 'Z' or '+09:00') are converted to the
+shop time zone (``TRENDCAST_SHOP_TIMEZONE``); naive ones are taken as shop time already.
+
+Formats: ISO 'YYYY-MM-DD HH:MM[:SS][Z|+HH:MM]', or slash dates whose day/month order is settled on the file's
 first dated rows (a part > 12 decides; otherwise unpadded '12/1/2010 8:26' means the UCI M/D/YYYY
 export and padded '01/12/2009 07:45' the DD/MM/YYYY one). A row in another format rejects the file.
 """
@@ -8,6 +11,7 @@ export and padded '01/12/2009 07:45' the DD/MM/YYYY one). A row in another forma
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -18,10 +22,12 @@ from trendcast.ingestion.cells import Checks, FileState, full_match, is_blank, s
 __all__ = ["MIN_DATE", "check_date"]
 
 MIN_DATE = datetime(2000, 1, 1)
-_ISO_RE = r"\s*(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*"
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})"
+_ISO_RE = rf"\s*(\d{{4}})-(\d{{2}})-(\d{{2}})(?:[ T](\d{{2}}):(\d{{2}})(?::(\d{{2}})(?:\.\d+)?)?{_OFFSET}?)?\s*"
+_AWARE_RE = rf".*[ T]\d{{2}}:\d{{2}}(?::\d{{2}}(?:\.\d+)?)?{_OFFSET}\s*"
 _SLASH_RE = r"\s*(\d{1,2})/(\d{1,2})/(\d{4})(?: (\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*"
 _FORMAT_NAMES = {
-    "iso": "ISO 'YYYY-MM-DD HH:MM[:SS]'",
+    "iso": "ISO 'YYYY-MM-DD HH:MM[:SS][Z|+HH:MM]'",
     "mdy": "UCI 'M/D/YYYY H:MM'",
     "dmy": "'DD/MM/YYYY HH:MM'",
 }
@@ -44,6 +50,22 @@ def _parse_slash(text: pd.Series, order: str) -> pd.Series:
     return parsed
 
 
+def _parse_iso(text: pd.Series, shop: ZoneInfo) -> pd.Series:
+    """ISO text; values with a UTC offset become the same instant's wall time in the shop's zone."""
+    aware = full_match(text, _AWARE_RE)
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    if (~aware).any():
+        parsed[~aware] = pd.to_datetime(text[~aware], format="ISO8601", errors="coerce")
+    if aware.any():
+        utc = pd.to_datetime(text[aware], format="ISO8601", errors="coerce", utc=True)
+        parsed[aware] = utc.dt.tz_convert(shop).dt.tz_localize(None)
+    return parsed
+
+
+def _shop_wall_time(value: datetime, shop: ZoneInfo) -> datetime:
+    return value.astimezone(shop).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
 def check_date(
     checks: Checks,
     raw: pd.Series,
@@ -56,7 +78,8 @@ def check_date(
 ) -> pd.Series:
     """Timestamps: typed columns as they are; text in ONE format per file (ISO or one slash order)."""
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        stamps = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
+        aware = getattr(raw.dt, "tz", None) is not None
+        stamps = raw.dt.tz_convert(state.shop_timezone).dt.tz_localize(None) if aware else raw
         missing = stamps.isna().to_numpy()
         parsed = stamps
     else:
@@ -71,10 +94,10 @@ def check_date(
         slash = full_match(text, _SLASH_RE).to_numpy()
         parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
         if is_stamp.any():
-            parsed[is_stamp] = pd.to_datetime(raw[is_stamp].tolist())
+            parsed[is_stamp] = pd.to_datetime([_shop_wall_time(v, state.shop_timezone) for v in raw[is_stamp]])
         _settle_format(state, text, iso, slash, label, source_rows, positions)
         if iso.any():
-            parsed[iso] = pd.to_datetime(text[iso].str.strip(), format="ISO8601", errors="coerce")
+            parsed[iso] = _parse_iso(text[iso].str.strip(), state.shop_timezone)
         if slash.any():
             parsed[slash] = _parse_slash(text[slash].str.strip(), state.date_format or "dmy")
         expected = f"a date in the file's format {_FORMAT_NAMES.get(state.date_format or 'iso')}"

@@ -243,8 +243,9 @@ def _validate_into(
     state = FileState(
         file=source.name,
         header=source.header,
-        max_date=datetime.now() + timedelta(days=settings.max_future_days),
+        max_date=datetime.now(settings.shop_timezone).replace(tzinfo=None) + timedelta(days=settings.max_future_days),
         where=source.where,
+        shop_timezone=settings.shop_timezone,
     )
     failures = _Failures(source)
     seen = 0
