@@ -150,3 +150,25 @@ def test_aware_timestamps_convert_to_the_configured_shop_zone(tmp_path: Path, mo
     ingest_paths([write_csv(tmp_path / "mixed.csv", rows)], settings=settings)
 
     assert fetch(settings, "select distinct invoice_date from raw.transactions") == [(datetime(2010, 7, 1, 16, 26),)]
+
+
+def test_customer_id_is_one_customer_across_source_types(settings: Settings, tmp_path: Path) -> None:
+    rows = good_rows()[:2]
+    rows[0][HEADER.index("Customer ID")] = "012345"
+    rows[1][HEADER.index("Customer ID")] = " 0012345.0 "
+    frame = pd.DataFrame(good_rows()[2:3], columns=HEADER).astype({"Quantity": "int64", "Price": "float64"})
+    frame["InvoiceDate"] = pd.to_datetime(frame["InvoiceDate"])
+    frame["Customer ID"] = [12345.0]
+    frame.to_parquet(tmp_path / "numeric.parquet", index=False)
+    book = openpyxl.Workbook()
+    book.active.append(UCI_HEADER)
+    book.active.append([536365, "85123A", "HEART", 6, datetime(2010, 12, 1, 8, 26), 2.55, "012345", "UK"])
+    book.active.append([536366, "85123A", "HEART", 6, datetime(2010, 12, 1, 8, 27), 2.55, 12345, "UK"])
+    book.save(tmp_path / "shop.xlsx")
+
+    ingest_paths(
+        [write_csv(tmp_path / "text.csv", rows), tmp_path / "numeric.parquet", tmp_path / "shop.xlsx"],
+        settings=settings,
+    )
+
+    assert fetch(settings, "select customer_id, count(*) from raw.transactions group by 1") == [("12345", 5)]

@@ -141,7 +141,9 @@ def _check_float(checks: Checks, raw: pd.Series, column: str) -> pd.Series:
 
 
 def _check_customer(checks: Checks, raw: pd.Series, column: str) -> pd.Series:
-    """Customer number as text: the UCI float 12346.0 becomes '12346'; empty stays null."""
+    """Customer number in its one canonical text form, whatever the source type: the decimal digits
+    without leading zeros or a trailing '.0' ('012345', '12345.0' and the float 12345.0 are all '12345');
+    empty stays null. Staging hashes this form, so one customer gets one key."""
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         floats = raw.astype("float64").to_numpy()
         missing = np.isnan(floats)
@@ -154,7 +156,7 @@ def _check_customer(checks: Checks, raw: pd.Series, column: str) -> pd.Series:
     missing = is_blank(text).to_numpy()
     good = full_match(text, _CUSTOMER_RE).to_numpy()
     checks.add(column, ~missing & ~good, "an integer customer number such as 12346, or empty")
-    cleaned = text.str.strip().str.replace(r"\.0*$", "", regex=True)
+    cleaned = text.str.strip().str.replace(r"\.0*$", "", regex=True).str.replace(r"^0+(\d)", r"\1", regex=True)
     return cleaned.mask(~good, None)
 
 
