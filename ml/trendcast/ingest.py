@@ -7,6 +7,9 @@
   with a logged warning, a sheet with a broken header or of another kind rejects the file.
 - A file is one batch: ``batch_id`` = sha256 of its bytes; a batch already in ``raw.ingest_batches`` is
   skipped. Rows, quarantine rows and the batch row are written in one transaction.
+- A file path delivered again with different content is a correction: the new batch REPLACES the earlier
+  batches of that path (their rows deleted and the new ones loaded in the same transaction, logged, and
+  recorded in ``ingest_batches.replaced_batch_ids``). Other paths never replace each other.
 - Any bad row rejects the file with :class:`~trendcast.exceptions.IngestError` naming file, row, column,
   value and what was expected; ``quarantine=True`` loads the good rows of a transactions file and puts the
   bad ones in ``raw.transactions_quarantine``. File-level problems always reject. A csv field may hold up

@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from tests.conftest import DATASET_DIR
 
+from trendcast.ingest import BatchResult, ingest_paths
 from trendcast.ingestion.schema import RAW_SCHEMA, RAW_TABLES
 from trendcast.settings import Settings
 from trendcast.warehouse import connect
@@ -86,3 +87,17 @@ def raw_counts(settings: Settings) -> dict[str, int]:
 def fetch(settings: Settings, sql: str) -> list[tuple]:
     with connect(settings) as conn:
         return [tuple(row) for row in conn.execute(sa.text(sql))]
+
+
+def deliver_corrected_twice(settings: Settings, tmp_path: Path) -> tuple[BatchResult, BatchResult, BatchResult]:
+    """Deliver sales.csv, re-deliver it corrected (one price, one now-bad line), then once more unchanged."""
+    rows = good_rows()
+    (tmp_path / "landing").mkdir()
+    path = write_csv(tmp_path / "landing" / "sales.csv", rows)
+    first = ingest_paths([path], settings=settings, quarantine=True)[0]
+    rows[0][HEADER.index("Price")] = "7.25"  # the shop corrects a price
+    rows[1][HEADER.index("Quantity")] = "lots"  # and a line that now goes to quarantine
+    write_csv(path, rows)
+    second = ingest_paths([path], settings=settings, quarantine=True)[0]
+    again = ingest_paths([path], settings=settings, quarantine=True)[0]
+    return first, second, again

@@ -10,12 +10,14 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from ingest_helpers import HEADER, fetch, good_rows, raw_counts, write_csv
+import sqlalchemy as sa
+from ingest_helpers import HEADER, deliver_corrected_twice, fetch, good_rows, raw_counts, write_csv
 
 from trendcast.exceptions import IngestError
-from trendcast.ingest import ingest_paths
+from trendcast.ingest import ensure_raw_schema, ingest_paths
 from trendcast.ingestion.readers import CSV_FIELD_LIMIT
 from trendcast.settings import Settings, get_settings
+from trendcast.warehouse import connect
 
 UCI_HEADER = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"]
 
@@ -172,3 +174,30 @@ def test_customer_id_is_one_customer_across_source_types(settings: Settings, tmp
     )
 
     assert fetch(settings, "select customer_id, count(*) from raw.transactions group by 1") == [("12345", 5)]
+
+
+def test_corrected_redelivery_replaces_the_earlier_batch(settings: Settings, tmp_path: Path) -> None:
+    first, second, again = deliver_corrected_twice(settings, tmp_path)
+
+    assert not second.skipped and second.replaced_batch_ids == [first.batch_id]
+    assert again.skipped and again.batch_id == second.batch_id
+    assert raw_counts(settings) == {
+        "transactions": 4,
+        "events": 0,
+        "product_text": 0,
+        "transactions_quarantine": 1,
+        "ingest_batches": 1,
+    }
+    assert fetch(settings, "select distinct _batch_id from raw.transactions") == [(second.batch_id,)]
+    assert fetch(settings, "select price from raw.transactions where _source_row = 1") == [(7.25,)]
+    assert fetch(settings, "select batch_id, replaced_batch_ids from raw.ingest_batches") == [
+        (second.batch_id, first.batch_id)
+    ]
+
+
+def test_warehouse_from_before_replacements_gets_the_new_column(settings: Settings, tmp_path: Path) -> None:
+    with connect(settings) as conn:
+        ensure_raw_schema(conn)
+        conn.execute(sa.text("alter table raw.ingest_batches drop column replaced_batch_ids"))
+    first, second, _ = deliver_corrected_twice(settings, tmp_path)
+    assert fetch(settings, "select replaced_batch_ids from raw.ingest_batches") == [(first.batch_id,)]

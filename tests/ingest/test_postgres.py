@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from ingest_helpers import HEADER, fetch, good_rows, raw_counts, write_csv
+from ingest_helpers import HEADER, deliver_corrected_twice, fetch, good_rows, raw_counts, write_csv
 
 import trendcast.ingestion.spool as spool
 from trendcast.exceptions import IngestError
@@ -95,4 +95,14 @@ def test_postgres_generator_kinds(pg_settings: Settings, tmp_path: Path) -> None
     assert fetch(pg_settings, "select text, category, rating, written_at from raw.product_text order by 1") == [
         ("Glass ball", "christmas", None, None),
         ("Nice,\nreally", None, 4, datetime(2010, 1, 5, 12)),
+    ]
+
+
+def test_postgres_corrected_redelivery_replaces_the_earlier_batch(pg_settings: Settings, tmp_path: Path) -> None:
+    first, second, again = deliver_corrected_twice(pg_settings, tmp_path)
+    assert again.skipped and second.replaced_batch_ids == [first.batch_id]
+    assert raw_counts(pg_settings)["transactions"] == 4 and raw_counts(pg_settings)["transactions_quarantine"] == 1
+    assert fetch(pg_settings, "select price from raw.transactions where _source_row = 1") == [(7.25,)]
+    assert fetch(pg_settings, "select batch_id, replaced_batch_ids from raw.ingest_batches") == [
+        (second.batch_id, first.batch_id)
     ]

@@ -1,4 +1,8 @@
-"""Load files into ``raw``: one file = one batch = one transaction, idempotent by the file's sha256."""
+"""Load files into ``raw``: one file = one batch = one transaction, idempotent by the file's sha256.
+
+A file path delivered again with other content replaces its earlier batches (their rows are deleted in the
+same transaction that loads the new ones; ``ingest_batches.replaced_batch_ids`` records them).
+"""
 
 from __future__ import annotations
 
@@ -49,6 +53,7 @@ class BatchResult(BaseModel):
     rows_loaded: int
     rows_quarantined: int
     skipped: bool  # already loaded earlier: nothing written
+    replaced_batch_ids: list[str] = []  # earlier deliveries of the same path whose rows this batch replaced
 
 
 def file_batch_id(path: Path) -> str:
@@ -100,6 +105,23 @@ def ingest_paths(
 def _loaded_batch(conn: Connection, batch_id: str) -> str | None:
     query = sa.text(f"select kind from {RAW_SCHEMA}.{BATCHES_TABLE} where batch_id = :batch_id")
     return conn.execute(query, {"batch_id": batch_id}).scalar_one_or_none()
+
+
+def _replace_earlier(conn: Connection, source_file: str, name: str) -> list[str]:
+    """Delete the rows of earlier batches from the same file path (a corrected re-delivery); return their ids."""
+    query = sa.text(
+        f"select batch_id, kind, row_count from {RAW_SCHEMA}.{BATCHES_TABLE} "
+        "where source_file = :source_file order by loaded_at"
+    )
+    earlier = conn.execute(query, {"source_file": source_file}).all()
+    for batch_id, kind, rows in earlier:
+        for table in (TABLE_FOR_KIND[kind], QUARANTINE_TABLE):
+            conn.execute(sa.text(f"delete from {RAW_SCHEMA}.{table} where _batch_id = :id"), {"id": batch_id})
+        conn.execute(sa.text(f"delete from {RAW_SCHEMA}.{BATCHES_TABLE} where batch_id = :id"), {"id": batch_id})
+        log.warning(
+            "%s: changed content under the same path: replacing batch %s (%d %s rows)", name, batch_id[:12], rows, kind
+        )
+    return [batch_id for batch_id, _, _ in earlier]
 
 
 class _Failures:
@@ -185,6 +207,7 @@ def ingest_file(
             _bound_duckdb_memory(conn, settings)
             if _loaded_batch(conn, batch_id) is not None:  # loaded by someone else meanwhile
                 return skipped.model_copy(update={"kind": source.kind})
+            replaced = _replace_earlier(conn, source_file, source.name)
             loaded = spool.copy_into(conn, table, lineage)
             quarantined = spool.copy_into(conn, QUARANTINE_TABLE, lineage)
             batch = pd.DataFrame(
@@ -196,6 +219,7 @@ def ingest_file(
                         "row_count": loaded,
                         "quarantined_count": quarantined,
                         "loaded_at": pd.Timestamp(loaded_at),
+                        "replaced_batch_ids": ",".join(replaced) or None,
                     }
                 ]
             )
@@ -215,6 +239,7 @@ def ingest_file(
         rows_loaded=loaded,
         rows_quarantined=quarantined,
         skipped=False,
+        replaced_batch_ids=replaced,
     )
 
 

@@ -86,6 +86,7 @@ RAW_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("row_count", "bigint not null"),
         ("quarantined_count", "bigint not null"),
         ("loaded_at", "timestamp not null"),
+        ("replaced_batch_ids", "varchar"),  # earlier batches of the same file path this one replaced
     ),
 }
 
@@ -96,18 +97,27 @@ def table_columns(table: str) -> list[str]:
 
 
 def ensure_raw_schema(conn: Connection) -> None:
-    """Create schema ``raw`` and its five tables when missing (idempotent; same DDL on both dialects)."""
+    """Create schema ``raw``, its five tables and columns added since (nullable) when missing; idempotent."""
     prep = conn.dialect.identifier_preparer
-    existing = set(
-        conn.execute(
-            sa.text("select table_name from information_schema.tables where table_schema = :schema"),
-            {"schema": RAW_SCHEMA},
-        ).scalars()
-    )
-    if existing >= set(RAW_TABLES):
+    existing: dict[str, set[str]] = {}
+    query = "select table_name, column_name from information_schema.columns where table_schema = :schema"
+    for table, column in conn.execute(sa.text(query), {"schema": RAW_SCHEMA}):
+        existing.setdefault(table, set()).add(column)
+    missing = {
+        table: [(name, ddl) for name, ddl in columns if name not in existing.get(table, set())]
+        for table, columns in RAW_TABLES.items()
+    }
+    if not any(missing.values()):
         return  # the common case: one catalog query instead of six DDL statements
     conn.execute(sa.text(f"create schema if not exists {prep.quote(RAW_SCHEMA)}"))
     for table, columns in RAW_TABLES.items():
-        body = ",\n  ".join(f"{prep.quote(name)} {ddl}" for name, ddl in columns)
-        conn.execute(sa.text(f"create table if not exists {prep.quote(RAW_SCHEMA)}.{prep.quote(table)} (\n  {body}\n)"))
+        qualified = f"{prep.quote(RAW_SCHEMA)}.{prep.quote(table)}"
+        if table not in existing:
+            body = ",\n  ".join(f"{prep.quote(name)} {ddl}" for name, ddl in columns)
+            conn.execute(sa.text(f"create table if not exists {qualified} (\n  {body}\n)"))
+            continue
+        for name, ddl in missing[table]:
+            if "not null" not in ddl:  # a warehouse created by an older trendcast
+                conn.execute(sa.text(f"alter table {qualified} add column if not exists {prep.quote(name)} {ddl}"))
+                log.info("added column %s.%s.%s", RAW_SCHEMA, table, name)
     log.debug("raw schema ensured on %s", conn.dialect.name)
