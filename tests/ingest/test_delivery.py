@@ -4,6 +4,11 @@ corrected re-deliveries and spools left by a killed ingest."""
 from __future__ import annotations
 
 import logging
+import os
+import re
+import socket
+import subprocess
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +21,7 @@ from ingest_helpers import HEADER, deliver_corrected_twice, fetch, good_rows, ra
 from trendcast.exceptions import IngestError
 from trendcast.ingest import ensure_raw_schema, ingest_paths
 from trendcast.ingestion.readers import CSV_FIELD_LIMIT
+from trendcast.ingestion.spool import STALE_SPOOL_AGE_S, Spool, remove_stale_spools
 from trendcast.settings import Settings, get_settings
 from trendcast.warehouse import connect
 
@@ -201,3 +207,42 @@ def test_warehouse_from_before_replacements_gets_the_new_column(settings: Settin
         conn.execute(sa.text("alter table raw.ingest_batches drop column replaced_batch_ids"))
     first, second, _ = deliver_corrected_twice(settings, tmp_path)
     assert fetch(settings, "select replaced_batch_ids from raw.ingest_batches") == [(first.batch_id,)]
+
+
+def _plant(parent: Path, name: str, age_s: float = 0) -> Path:
+    folder = parent / name
+    folder.mkdir(parents=True)
+    (folder / "transactions.parquet").write_bytes(b"x" * 1000)
+    if age_s:
+        old = time.time() - age_s
+        os.utime(folder, (old, old))
+    return folder
+
+
+def test_next_ingest_removes_spools_of_dead_ingests_only(settings: Settings, tmp_path: Path) -> None:
+    parent = settings.state_path / "tmp"
+    host = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with subprocess.Popen(["sleep", "60"]) as live:
+        try:
+            killed = _plant(parent, f"ingest-{host}-{dead.pid}-k9x_ab12")
+            legacy = _plant(parent, "ingest-q1w2e3r4", age_s=2 * STALE_SPOOL_AGE_S)
+            running = _plant(parent, f"ingest-{host}-{live.pid}-r7u_cd34")
+            elsewhere = _plant(parent, f"ingest-otherhost-{dead.pid}-z0z_ef56")
+            ingest_paths([write_csv(tmp_path / "sales.csv", good_rows())], settings=settings)
+        finally:
+            live.kill()
+
+    assert not killed.exists() and not legacy.exists()
+    assert running.exists() and elsewhere.exists()
+    assert raw_counts(settings)["transactions"] == 5
+
+
+def test_spool_names_its_owner_process(tmp_path: Path) -> None:
+    with Spool(tmp_path, 10) as spool:
+        assert spool.folder.name.startswith(
+            f"ingest-{re.sub(r'[^A-Za-z0-9.]', '_', socket.gethostname())}-{os.getpid()}-"
+        )
+        assert remove_stale_spools(tmp_path) == [] and spool.folder.exists()
+    assert list(tmp_path.iterdir()) == []

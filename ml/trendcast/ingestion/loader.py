@@ -29,7 +29,7 @@ from trendcast.ingestion.schema import (
     TABLE_FOR_KIND,
     ensure_raw_schema,
 )
-from trendcast.ingestion.spool import Spool
+from trendcast.ingestion.spool import Spool, remove_stale_spools
 from trendcast.ingestion.validation import validate_chunk
 from trendcast.settings import Settings, get_settings
 from trendcast.warehouse import append_frame, connect
@@ -99,6 +99,7 @@ def ingest_paths(
     """
     settings = settings or get_settings()
     files = expand_paths(paths)
+    remove_stale_spools(settings.state_path / "tmp")
     return [ingest_file(path, settings=settings, quarantine=quarantine, progress=progress) for path in files]
 
 

@@ -5,13 +5,20 @@ Why: DuckDB keeps every row appended by separate statements of one open transact
 ``insert ... select from read_parquet`` of the same rows stays at ~0.3 GB. Spooling also means a
 file is completely validated before the warehouse is touched, and the DuckDB write lock is held
 only for the final copy. PostgreSQL gets the spool back in chunks through ``append_frame`` (COPY).
+
+A spool folder is named ``ingest-<host>-<pid>-<random>`` so the next ingest can remove the folders of
+ingests that died without cleaning up (kill -9, power loss): see :func:`remove_stale_spools`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -24,7 +31,7 @@ from sqlalchemy.engine import Connection
 from trendcast.ingestion.schema import RAW_SCHEMA, RAW_TABLES
 from trendcast.warehouse import append_frame, quote_ident
 
-__all__ = ["Spool", "spooled_columns"]
+__all__ = ["Spool", "spooled_columns", "remove_stale_spools", "STALE_SPOOL_AGE_S"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,10 @@ _PANDAS_TYPES = {
     pa.int32(): pd.Int32Dtype(),
     pa.int64(): pd.Int64Dtype(),
 }
+# Spools of other hosts (a shared state dir) or of older trendcast versions (no owner in the name) are
+# judged by age: no ingest runs this long.
+STALE_SPOOL_AGE_S = 24 * 3600
+_OWNER_RE = re.compile(r"ingest-(?P<host>.+)-(?P<pid>\d+)-[^-]+")
 # Lineage that is the same for the whole batch is bound at copy time instead of stored per row.
 _BOUND = ("_batch_id", "_source_file", "_loaded_at")
 
@@ -59,12 +70,44 @@ def _schema(table: str) -> pa.Schema:
     )
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "localhost"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user
+    return True
+
+
+def remove_stale_spools(parent: Path) -> list[Path]:
+    """Remove spool folders left by ingests that died: owner process gone on this host, or older than a day."""
+    if not parent.is_dir():
+        return []
+    removed = []
+    for folder in parent.glob("ingest-*"):
+        owner = _OWNER_RE.fullmatch(folder.name)
+        if owner is not None and owner["host"] == _host():
+            stale = not _running(int(owner["pid"]))
+        else:
+            stale = time.time() - folder.stat().st_mtime > STALE_SPOOL_AGE_S
+        if stale and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+            log.info("removed stale ingest spool %s (its ingest died)", folder)
+    return removed
+
+
 class Spool:
     """Per-table parquet files in a private temporary folder, removed on exit."""
 
     def __init__(self, parent: Path, chunk_rows: int) -> None:
         parent.mkdir(parents=True, exist_ok=True)
-        self.folder = Path(tempfile.mkdtemp(prefix="ingest-", dir=parent))
+        self.folder = Path(tempfile.mkdtemp(prefix=f"ingest-{_host()}-{os.getpid()}-", dir=parent))
         self.chunk_rows = chunk_rows
         self.rows: dict[str, int] = {}
         self._writers: dict[str, pq.ParquetWriter] = {}
