@@ -15,6 +15,8 @@
   bad ones in ``raw.transactions_quarantine``. File-level problems always reject. A csv field may hold up
   to 1,048,576 characters (longer than its column allows is a row error like any other); a longer field
   (usually an unclosed quote) rejects the file naming row and column.
+- Timestamps are stored as naive shop time (zone-aware ones converted to ``settings.shop_timezone``);
+  customer ids as digits without leading zeros or '.0'. Spools of dead ingests are removed at the next one.
 - ``progress(file_name, rows_validated_so_far)`` is called after each chunk.
 
 The implementation lives in :mod:`trendcast.ingestion` (readers, cells, dates, validation, spool, loader,
