@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from ingest_helpers import HEADER, deliver_corrected_twice, fetch, good_rows, raw_counts, write_csv
 
+import trendcast.ingestion.readers as readers
 from trendcast.exceptions import IngestError
 from trendcast.ingest import ensure_raw_schema, ingest_paths
 from trendcast.ingestion.readers import CSV_FIELD_LIMIT
@@ -246,3 +247,28 @@ def test_spool_names_its_owner_process(tmp_path: Path) -> None:
         )
         assert remove_stale_spools(tmp_path) == [] and spool.folder.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_chunks_are_bounded_in_bytes(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readers, "_CHUNK_BYTES", 1000)
+    rows = [good_rows()[0] for _ in range(40)]
+    for row in rows:
+        row[HEADER.index("Description")] = "y" * 400  # about two rows per 1000 bytes
+    seen: list[int] = []
+
+    ingest_paths([write_csv(tmp_path / "wide.csv", rows)], settings=settings, progress=lambda _, n: seen.append(n))
+
+    assert len(seen) >= 10 and seen[-1] == 40  # 3 rows a chunk instead of all 40
+    assert raw_counts(settings)["transactions"] == 40
+
+
+def test_newline_free_giant_line_is_not_read_into_memory(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "_LINE_BYTES", 4096)
+    rows = good_rows()
+    rows[3][HEADER.index("Description")] = "z" * 10_000
+    path = write_csv(tmp_path / "giant.csv", rows)
+
+    with pytest.raises(IngestError, match=r"^giant.csv: row 4 \(line 5\), column 'Description': a field longer than"):
+        ingest_paths([path], settings=settings)

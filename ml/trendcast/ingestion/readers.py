@@ -36,6 +36,9 @@ _STRINGS = {pa.string(): STRING, pa.large_string(): STRING}
 # Longest csv field parsed (characters). Longer values than a column allows are then reported per row and
 # column by validation; beyond this, a field is an unclosed quote or garbage and rejects the file.
 CSV_FIELD_LIMIT = 1 << 20
+# A csv chunk also ends after this many bytes, and no physical line is read past it (8 fields of
+# CSV_FIELD_LIMIT characters fit), so long fields cannot make memory huge.
+_CHUNK_BYTES = _LINE_BYTES = 64 << 20
 
 
 def _csv_reader(lines: Iterator[str], strict: bool = True) -> Any:
@@ -106,7 +109,10 @@ class _Lines:
         self.bad: tuple[int, int, bytes] | None = None
 
     def __iter__(self) -> Iterator[str]:
-        for raw in self.handle:
+        for raw in iter(lambda: self.handle.readline(_LINE_BYTES), b""):
+            if len(raw) >= _LINE_BYTES and not raw.endswith(b"\n"):
+                # Never read a newline-free gigabyte into memory: the row is reported like a too-long field.
+                raise csv.Error(f"field larger than field limit ({CSV_FIELD_LIMIT}) in a line over {_LINE_BYTES} bytes")
             start = self.offset
             self.offset += len(raw)
             self.line_no += 1
@@ -174,6 +180,7 @@ class CsvSource(SourceFile):
             lines = _Lines(handle)
             reader = _csv_reader(iter(lines))
             next(reader)
+            chunk_offset = lines.offset
             while True:
                 start_line, start_offset = lines.line_no + 1, lines.offset
                 try:
@@ -191,9 +198,9 @@ class CsvSource(SourceFile):
                     raise self._wrong_width(row, row_no, start_line, lines.offset >= size)
                 rows.append(row)
                 positions.append(start_line)
-                if len(rows) >= chunk_rows:
+                if len(rows) >= chunk_rows or lines.offset - chunk_offset >= _CHUNK_BYTES:
                     yield self._build(rows, positions, row_no - len(rows) + 1, wanted)
-                    rows, positions = [], []
+                    rows, positions, chunk_offset = [], [], lines.offset
         if rows:
             yield self._build(rows, positions, row_no - len(rows) + 1, wanted)
         if row_no == 0:
@@ -215,11 +222,13 @@ class CsvSource(SourceFile):
         with self.path.open("rb") as handle:
             handle.seek(offset)
             tail = handle.read(CSV_FIELD_LIMIT // 2).decode("utf-8", "replace")
-        fields = next(_csv_reader(iter(tail.splitlines(keepends=True)), strict=False), [""])
-        index = max(len(fields) - 1, 0)
+        fields = next(_csv_reader(iter(tail.splitlines(keepends=True)), strict=False), None) or [""]
+        too_long = "field larger than field limit" in str(exc)
+        # The longest field is the culprit of a too-long row; an unclosed quote swallows all fields after it.
+        index = max(range(len(fields)), key=lambda i: len(fields[i])) if too_long else len(fields) - 1
         column = self.names[index] if index < len(self.names) else f"field {index + 1}"
-        near = show_value(fields[-1] if fields else "", 40)
-        if "field larger than field limit" in str(exc):
+        near = show_value(fields[index], 40)
+        if too_long:
             return IngestError(
                 f"{self.name}: row {row} (line {line}), column {column!r}: a field longer than "
                 f"{CSV_FIELD_LIMIT:,} characters starting {near}; expected values of normal length "
