@@ -272,3 +272,19 @@ def test_newline_free_giant_line_is_not_read_into_memory(
 
     with pytest.raises(IngestError, match=r"^giant.csv: row 4 \(line 5\), column 'Description': a field longer than"):
         ingest_paths([path], settings=settings)
+
+
+def test_rejected_redelivery_keeps_the_earlier_batch(settings: Settings, tmp_path: Path) -> None:
+    rows = good_rows()
+    path = write_csv(tmp_path / "sales.csv", rows)
+    [first] = ingest_paths([path], settings=settings)
+    rows[0][HEADER.index("Price")] = "free"
+    write_csv(path, rows)
+
+    with pytest.raises(
+        IngestError, match=r"sales.csv: rejected, nothing was written. row 1 \(line 2\), column 'Price'"
+    ):
+        ingest_paths([path], settings=settings)
+
+    assert fetch(settings, "select distinct _batch_id from raw.transactions") == [(first.batch_id,)]
+    assert raw_counts(settings)["transactions"] == 5

@@ -413,7 +413,9 @@ class XlsxSource(SourceFile):
                         rows, positions = [], []
                 if rows:
                     yield self._build(rows, positions, row_no - len(rows) + 1, wanted)
-                log.info("%s: sheet %r = data rows %d-%d", self.name, sheet.title, self._starts[-1], row_no)
+                first = self._starts[-1]
+                found = f"data rows {first}-{row_no}" if row_no >= first else "no data rows (header only)"
+                log.info("%s: sheet %r = %s", self.name, sheet.title, found)
             if row_no == 0:
                 titles = ", ".join(repr(s.title) for s in self.sheets)
                 raise IngestError(f"{self.name}: sheet(s) {titles} header only (row 1): no data rows")
