@@ -39,8 +39,8 @@ _ID_MAX = 64
 ItemId = Annotated[str, PathParam(min_length=1, max_length=_ID_MAX, description="Item (stock code) id.")]
 CategoryName = Annotated[str, PathParam(min_length=1, max_length=_ID_MAX, description="Category name.")]
 CountryName = Annotated[str, PathParam(min_length=1, max_length=_ID_MAX, description="Country name, e.g. France.")]
-CustomerId = Annotated[
-    str, PathParam(min_length=1, max_length=_ID_MAX, description="Customer key (64 hex) or raw customer id.")
+CustomerKey = Annotated[
+    str, PathParam(min_length=1, max_length=_ID_MAX, description="Customer key (64 hex characters).")
 ]
 Limit = Annotated[int, Query(ge=1, le=200, description="Rows to return.")]
 Threshold = Annotated[float, Query(ge=0, le=1, description="Probability counted as likely to buy.")]
@@ -91,9 +91,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             **context,
         )
         return HTMLResponse(html)
-
-    def customer_keys(customer: str) -> list[str]:
-        return views.customer_keys(customer, (app.state.settings or get_settings()).salt())
 
     def wants_html(request: Request) -> bool:
         return "/api/" not in request.url.path
@@ -174,9 +171,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request: Request, conn: Conn, customer: Annotated[str | None, Query(max_length=_ID_MAX)] = None
     ) -> HTMLResponse:
         customer = customer.strip() if customer else None
-        rv = views.recommendations_view(conn, customer_keys(customer) if customer else None)
+        rv = views.recommendations_view(conn, customer)
         response = page(request, "recommendations.html", "Recommendations", rv=rv, customer=customer)
-        if customer and not rv["customer"]:
+        if rv["invalid_customer"]:
+            response.status_code = 400  # the page still shows the overview, with the "customer keys only" message
+        elif customer and not rv["customer"]:
             response.status_code = 404  # the page still shows the overview, with the "no such customer" message
         return response
 
@@ -279,10 +278,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get(
         "/api/recommendations/{customer}",
         summary="One customer's latest top-10 recommended items with descriptions",
-        responses={404: {"description": "No recommendations for this customer"}},
+        responses={
+            400: {"description": "Not a customer key (raw customer ids are not accepted)"},
+            404: {"description": "No recommendations for this customer key"},
+        },
     )
-    def api_customer_recommendations(conn: Conn, customer: CustomerId) -> dict[str, Any]:
-        rows = queries.customer_recommendations(conn, queries.available_tables(conn), customer_keys(customer))
+    def api_customer_recommendations(conn: Conn, customer: CustomerKey) -> dict[str, Any]:
+        key = views.customer_key(customer)
+        if key is None:
+            raise HTTPException(400, views.NOT_A_CUSTOMER_KEY)
+        rows = queries.customer_recommendations(conn, queries.available_tables(conn), key)
         if not rows:
             raise HTTPException(404, "no recommendations for this customer")
         return {"customer_key": rows[0]["customer_key"], "items": rows}

@@ -491,23 +491,19 @@ def top_recommended_items(conn: Connection, tables: set[str], limit: int = 20) -
     return _records(frame)
 
 
-def customer_recommendations(conn: Connection, tables: set[str], customer_keys: list[str]) -> list[dict[str, Any]]:
-    """The latest top-10 list of the first of ``customer_keys`` that has one (rank order); [] for none."""
-    if _RECOMMENDATIONS not in tables or not customer_keys:
+def customer_recommendations(conn: Connection, tables: set[str], customer_key: str) -> list[dict[str, Any]]:
+    """The latest top-10 list of one customer key (rank order); [] for none."""
+    if _RECOMMENDATIONS not in tables:
         return []
     frame = read_frame(
         conn,
         "select r.customer_key, r.rank, r.item_id, i.description, i.category, r.score "
         f"from {_RECOMMENDATIONS} r left join {_ITEMS} i on i.item_id = r.item_id "
-        f"where r.scoring_date = (select max(scoring_date) from {_RECOMMENDATIONS}) and r.customer_key in :keys "
-        "order by r.customer_key, r.rank",
-        {"keys": customer_keys},
-        expanding=("keys",),
+        f"where r.scoring_date = (select max(scoring_date) from {_RECOMMENDATIONS}) and r.customer_key = :key "
+        "order by r.rank limit 10",
+        {"key": customer_key},
     )
-    if frame.empty:
-        return []
-    first = next(key for key in customer_keys if key in set(frame["customer_key"]))
-    return _records(frame[frame["customer_key"] == first].head(10))
+    return _records(frame)
 
 
 def top_items(conn: Connection, limit: int = 20, days: int = 28) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
@@ -10,7 +9,14 @@ from sqlalchemy.engine import Connection
 
 from trendcast.dashboard import charts, queries
 
+#: The one answer to any lookup that is not a customer key, whether or not such a raw id exists.
+NOT_A_CUSTOMER_KEY = (
+    "look customers up by their customer key (64 hex characters, as in the marts and the propensity list); "
+    "raw customer ids are not accepted"
+)
+
 __all__ = [
+    "NOT_A_CUSTOMER_KEY",
     "overview",
     "item_view",
     "category_view",
@@ -19,7 +25,7 @@ __all__ = [
     "trends_view",
     "anomalies_view",
     "propensity_view",
-    "customer_keys",
+    "customer_key",
     "recommendations_view",
 ]
 
@@ -159,24 +165,27 @@ def propensity_view(conn: Connection, threshold: float = 0.5, limit: int = 20) -
     }
 
 
-def customer_keys(customer: str, salt: str | None) -> list[str]:
-    """Keys a looked-up customer may have: the text itself when it is a customer key (64 hex), then
-    ``sha256(salt || id)`` as staging pseudonymises raw customer ids (``trim`` included)."""
-    text = customer.strip()
-    keys = [text.lower()] if _CUSTOMER_KEY.fullmatch(text.lower()) else []
-    if salt and text:
-        keys.append(hashlib.sha256((salt + text).encode()).hexdigest())
-    return keys
+def customer_key(customer: str) -> str | None:
+    """The customer key (64 hex characters, lower-cased) the text is, or ``None``.
+
+    Raw customer ids are never mapped to keys here: the dashboard is public, and hashing a caller's guess with
+    the salt would let anyone enumerate ids and undo the pseudonymisation.
+    """
+    text = customer.strip().lower()
+    return text if _CUSTOMER_KEY.fullmatch(text) else None
 
 
-def recommendations_view(conn: Connection, keys: list[str] | None = None, limit: int = 20) -> dict[str, Any]:
-    """Latest recommendations: summary, the most recommended items, and the list of a customer (by its keys)."""
+def recommendations_view(conn: Connection, customer: str | None = None, limit: int = 20) -> dict[str, Any]:
+    """Latest recommendations: summary, the most recommended items, and the list of a customer looked up by its
+    key (``invalid_customer`` says why when the text is not a customer key: nothing else is looked up)."""
     tables = queries.available_tables(conn)
+    key = customer_key(customer) if customer else None
     summary = queries.recommendations_summary(conn, tables)
     top = queries.top_recommended_items(conn, tables, limit) if summary else []
     return {
         "summary": summary,
         "top_items": top,
         "figure": charts.recommended_items_figure(top) if top else None,
-        "customer": queries.customer_recommendations(conn, tables, keys) if keys else [],
+        "customer": queries.customer_recommendations(conn, tables, key) if key else [],
+        "invalid_customer": NOT_A_CUSTOMER_KEY if customer and key is None else None,
     }
