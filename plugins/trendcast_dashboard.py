@@ -1,7 +1,8 @@
 """Airflow 3 plugin: the trendcast dashboard mounted in the api-server under /trendcast, linked in the navigation.
 
-The app reads the warehouse read-only with one short-lived connection per request (settings from ``TRENDCAST_*``,
-resolved on the first request, not at import). Its routes are public like other plugin apps: put the api-server
+The app reads the warehouse read-only with one short-lived connection per request (on DuckDB from the snapshot the
+pipeline publishes, so it never holds the file a writer needs; settings from ``TRENDCAST_*``, resolved on the
+first request, not at import). Its routes are public like other plugin apps: put the api-server
 behind your usual access control when the warehouse holds sensitive data.
 """
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from trendcast.exceptions import DbtError
 from trendcast.settings import DBT_PROJECT_DIR, Settings, get_settings
+from trendcast.snapshot import publish_snapshot
 
 __all__ = ["DbtRunResult", "run_dbt", "build", "parse", "target_path"]
 
@@ -140,6 +141,7 @@ def run_dbt(args: Sequence[str], settings: Settings | None = None) -> DbtRunResu
             outcome = dbtRunner().invoke(full_args)
         finally:
             _release_duckdb()
+            publish_snapshot(settings)  # what dbt wrote, for the readers (trendcast.snapshot)
     elapsed = time.perf_counter() - started
 
     failures, n_nodes = _collect(outcome.result)

@@ -53,11 +53,21 @@ def create_warehouse_engine(settings: Settings | None = None) -> Engine:
 
 @contextmanager
 def connect(settings: Settings | None = None) -> Iterator[Connection]:
-    """A transaction on a fresh connection: committed on success, rolled back on any error."""
+    """A transaction on a fresh connection: committed on success, rolled back on any error.
+
+    On DuckDB a committed change is then published to the readers' snapshot (:mod:`trendcast.snapshot`) while
+    this connection still holds the file.
+    """
+    from trendcast.snapshot import publish_snapshot
+
+    settings = settings or get_settings()
     engine = create_warehouse_engine(settings)
     try:
-        with engine.begin() as conn:
-            yield conn
+        with engine.connect() as conn:
+            with conn.begin():
+                yield conn
+            if conn.dialect.name == "duckdb":
+                publish_snapshot(settings, conn.connection.dbapi_connection)
     finally:
         engine.dispose()
 

@@ -14,6 +14,7 @@ from tests.dashboard.warehouse_fixture import PROPENSITY_MODEL, RECOMMENDER_MODE
 from trendcast.dashboard import create_app
 from trendcast.dashboard.views import NOT_A_CUSTOMER_KEY
 from trendcast.settings import Settings
+from trendcast.snapshot import publish_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -149,6 +150,7 @@ def test_pages_explain_missing_scores(settings: Settings) -> None:
     settings.duckdb_file.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.duckdb_file)) as con:
         con.execute("create table t as select 1 as a")
+    publish_snapshot(settings)
     client = TestClient(create_app(settings))
     assert client.get("/api/propensity").json() == {"summary": None}
     assert "No purchase propensity scores yet" in client.get("/propensity").text

@@ -1,6 +1,10 @@
-"""Read-only connections of the dashboard: writes are refused on DuckDB and PostgreSQL alike."""
+"""Read-only connections of the dashboard: writes are refused on DuckDB and PostgreSQL alike, and DuckDB readers
+read the published snapshot, never the live file a writer needs."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -9,37 +13,52 @@ import sqlalchemy as sa
 from tests.conftest import postgres_settings
 from trendcast.dashboard.db import ReadOnlyWarehouse, WarehouseMissingError, read_frame
 from trendcast.settings import Settings
+from trendcast.snapshot import publish_snapshot, snapshot_path
+
+
+def _make_warehouse(settings: Settings, sql: str = "create table t as select 1 as a") -> None:
+    settings.duckdb_file.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.duckdb_file)) as con:
+        con.execute(sql)
+    assert publish_snapshot(settings) == snapshot_path(settings)
 
 
 def test_duckdb_connections_are_read_only(settings: Settings) -> None:
-    settings.duckdb_file.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(settings.duckdb_file)) as con:
-        con.execute("create table t as select 1 as a")
+    _make_warehouse(settings)
     warehouse = ReadOnlyWarehouse(settings)
     with warehouse.connection() as conn:
         assert read_frame(conn, "select a from t where a = :a", {"a": 1})["a"].tolist() == [1]
         with pytest.raises(sa.exc.DBAPIError):
             conn.execute(sa.text("insert into t values (2)"))
     warehouse.dispose()
-    with duckdb.connect(str(settings.duckdb_file), read_only=True) as con:
+    with duckdb.connect(str(snapshot_path(settings)), read_only=True) as con:
         assert con.execute("select count(*) from t").fetchone() == (1,)
 
 
-def test_same_process_writer_falls_back_to_a_read_only_transaction(settings: Settings) -> None:
-    settings.duckdb_file.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(settings.duckdb_file)) as writer:  # as dbt-duckdb in-process keeps it open
-        writer.execute("create table t as select 1 as a")
-        warehouse = ReadOnlyWarehouse(settings)
-        with warehouse.connection() as conn:
-            assert read_frame(conn, "select count(*) as n from t")["n"].item() == 1
-            with pytest.raises(sa.exc.DBAPIError, match="read-only"):
-                conn.execute(sa.text("insert into t values (2)"))
-        warehouse.dispose()
-        assert writer.execute("select count(*) from t").fetchone() == (1,)
+def test_readers_and_writers_never_wait_for_each_other(settings: Settings) -> None:
+    """A reader with an open connection leaves the live file to another writer process, and sees its write on
+    the next connection only (each connection reads one published snapshot)."""
+    _make_warehouse(settings)
+    warehouse = ReadOnlyWarehouse(settings)
+    writer = (
+        "import sys\nfrom trendcast.settings import Settings\nfrom trendcast.warehouse import connect\n"
+        "with connect(Settings(state_dir=sys.argv[1])) as conn:\n    conn.exec_driver_sql('insert into t values (2)')"
+    )
+    with warehouse.connection() as conn:
+        subprocess.run([sys.executable, "-c", writer, str(settings.state_dir)], check=True, timeout=120)
+        assert read_frame(conn, "select count(*) as n from t")["n"].item() == 1
+    with warehouse.connection() as conn:
+        assert read_frame(conn, "select count(*) as n from t")["n"].item() == 2
+    warehouse.dispose()
 
 
-def test_missing_warehouse_is_a_clear_error(settings: Settings) -> None:
+def test_a_missing_warehouse_or_snapshot_is_a_clear_error(settings: Settings) -> None:
     with pytest.raises(WarehouseMissingError, match="trendcast demo"), ReadOnlyWarehouse(settings).connection():
+        pass
+    settings.duckdb_file.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.duckdb_file)) as con:  # built before snapshots existed: none published
+        con.execute("create table t as select 1 as a")
+    with pytest.raises(WarehouseMissingError, match="no published snapshot"), ReadOnlyWarehouse(settings).connection():
         pass
 
 
@@ -59,16 +78,14 @@ def test_postgres_connections_run_read_only_transactions() -> None:
 def test_segments_show_the_latest_scoring_date(settings: Settings) -> None:
     from trendcast.dashboard import queries
 
-    settings.duckdb_file.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(settings.duckdb_file)) as con:
-        con.execute("create schema scores")
-        con.execute(
-            "create table scores.customer_segments as select * from (values "
-            "(date '2024-01-01', 'c1', 'loyal'), (date '2024-01-01', 'c2', 'loyal'), "
-            "(date '2024-02-01', 'c1', 'loyal'), (date '2024-02-01', 'c2', 'lapsed'), "
-            "(date '2024-02-01', 'c3', 'lapsed')"
-            ") t(scoring_date, customer_key, segment_name)"
-        )
+    _make_warehouse(
+        settings,
+        "create schema scores; create table scores.customer_segments as select * from (values "
+        "(date '2024-01-01', 'c1', 'loyal'), (date '2024-01-01', 'c2', 'loyal'), "
+        "(date '2024-02-01', 'c1', 'loyal'), (date '2024-02-01', 'c2', 'lapsed'), "
+        "(date '2024-02-01', 'c3', 'lapsed')"
+        ") t(scoring_date, customer_key, segment_name)",
+    )
     warehouse = ReadOnlyWarehouse(settings)
     with warehouse.connection() as conn:
         found = queries.segments(conn, queries.available_tables(conn))

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trendcast.dashboard import queries, views
-from trendcast.dashboard.db import ReadOnlyWarehouse, WarehouseBusyError, WarehouseMissingError
+from trendcast.dashboard.db import ReadOnlyWarehouse, WarehouseMissingError
 from trendcast.dashboard.render import page_environment, plotly_js_path
 from trendcast.settings import Settings, get_settings
 
@@ -102,15 +102,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return response
         return JSONResponse({"detail": message}, status_code=status)
 
-    @app.exception_handler(WarehouseBusyError)
-    async def _busy(request: Request, exc: WarehouseBusyError) -> Response:
-        response = error_response(request, 503, str(exc))
-        response.headers["Retry-After"] = "5"
-        return response
-
     @app.exception_handler(WarehouseMissingError)
     async def _missing(request: Request, exc: WarehouseMissingError) -> Response:
-        return error_response(request, 503, str(exc))
+        response = error_response(request, 503, str(exc))
+        response.headers["Retry-After"] = "30"
+        return response
 
     # ------------------------------------------------------------------------------------------------ pages
 

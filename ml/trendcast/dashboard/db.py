@@ -1,14 +1,16 @@
-"""Read-only, short-lived warehouse connections for the dashboard.
+"""Read-only, short-lived warehouse connections for the dashboard and the report.
 
-A long-lived DuckDB reader would block dbt and the write-back steps, so every request opens its own connection
-and closes it when it answers. DuckDB files are opened ``read_only``; PostgreSQL runs a read-only transaction.
-When a writer holds the DuckDB lock the open is retried briefly, then :class:`WarehouseBusyError` (HTTP 503).
+On DuckDB they open the published snapshot (:mod:`trendcast.snapshot`), never the live warehouse file: a reader
+holding the live file, even read-only, would make the next pipeline writer fail on DuckDB's lock. A snapshot is
+swapped atomically after every write, so a request reads one consistent copy; requests overlapping a swap in
+this process may finish on the previous copy. Before the first snapshot exists the answer is
+:class:`WarehouseMissingError` (HTTP 503). PostgreSQL is read directly in a read-only transaction (MVCC).
+Every call of :meth:`ReadOnlyWarehouse.connection` opens its own connection and closes it when it answers.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -19,101 +21,58 @@ from sqlalchemy.engine import Connection, Engine
 
 from trendcast.exceptions import TrendcastError
 from trendcast.settings import Settings
+from trendcast.snapshot import snapshot_path
 
-__all__ = ["WarehouseBusyError", "WarehouseMissingError", "ReadOnlyWarehouse", "read_frame"]
+__all__ = ["WarehouseMissingError", "ReadOnlyWarehouse", "read_frame"]
 
 log = logging.getLogger(__name__)
 
-#: Substrings of DuckDB errors that mean "another process holds the file": retry, then 503.
-_LOCK_MESSAGES = ("could not set lock", "conflicting lock", "resource temporarily unavailable")
-#: DuckDB refuses a read-only open while this process holds the file read-write (dbt in-process, tests).
-_SAME_PROCESS_MESSAGE = "different configuration"
-
-
-class WarehouseBusyError(TrendcastError):
-    """The warehouse is locked by a writer (a pipeline step is writing); try again in a few seconds."""
-
 
 class WarehouseMissingError(TrendcastError):
-    """The warehouse has not been built yet."""
+    """The warehouse (or, on DuckDB, its published snapshot) does not exist yet."""
 
 
 class ReadOnlyWarehouse:
-    """Opens one read-only connection per call of :meth:`connection` (engines keep no pooled connection)."""
+    """Opens one read-only connection per call of :meth:`connection` (engines keep no pooled DuckDB connection)."""
 
-    def __init__(self, settings: Settings, *, retries: int = 5, retry_wait_s: float = 0.2) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.retries = retries
-        self.retry_wait_s = retry_wait_s
-        self._engines_cache: list[Engine] = []
+        self._engine: Engine | None = None
 
     @property
     def kind(self) -> str:
         return self.settings.warehouse
 
-    def _engines(self) -> list[Engine]:
-        """The read-only engine, then (DuckDB) same-process fallbacks tried in order.
-
-        DuckDB refuses a ``read_only`` open of a file this process already holds read-write, and any open whose
-        config differs from that holder's. The fallbacks join the holder's database instead (duckdb-engine's
-        config, as trendcast's own engine; no config, as a plain ``duckdb.connect``); every fallback connection
-        runs in a ``read only`` transaction (see :meth:`connection`).
-        """
-        if not self._engines_cache:
-            url = self.settings.sqlalchemy_url
+    def _get_engine(self) -> Engine:
+        if self._engine is None:
             if self.kind == "duckdb":
-                import duckdb
-                from duckdb_engine import ConnectionWrapper
-
-                path = str(self.settings.duckdb_file)
-                self._engines_cache = [
-                    sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"read_only": True}),
-                    sa.create_engine(url, poolclass=sa.pool.NullPool),
-                    sa.create_engine(
-                        url, poolclass=sa.pool.NullPool, creator=lambda: ConnectionWrapper(duckdb.connect(path))
-                    ),
-                ]
+                self._engine = sa.create_engine(
+                    f"duckdb:///{snapshot_path(self.settings)}",
+                    poolclass=sa.pool.NullPool,
+                    connect_args={"read_only": True},
+                )
             else:
-                self._engines_cache = [sa.create_engine(url, pool_pre_ping=True, pool_size=2)]
-        return self._engines_cache
+                self._engine = sa.create_engine(self.settings.sqlalchemy_url, pool_pre_ping=True, pool_size=2)
+        return self._engine
 
     def dispose(self) -> None:
-        for engine in self._engines_cache:
-            engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
 
     def _open(self) -> Connection:
-        import duckdb
-
-        if self.kind == "duckdb" and not self.settings.duckdb_file.exists():
-            raise WarehouseMissingError(
-                f"no warehouse at {self.settings.duckdb_file}: run `trendcast demo` or ingest and build first"
-            )
-        engines = self._engines()
-        for attempt in range(self.retries + 1):
-            for index, engine in enumerate(engines):
-                try:
-                    conn = engine.connect()
-                except (sa.exc.DBAPIError, duckdb.Error) as exc:
-                    message = str(exc).lower()
-                    if _SAME_PROCESS_MESSAGE in message and index + 1 < len(engines):
-                        continue
-                    if not any(m in message for m in _LOCK_MESSAGES):
-                        raise
-                    break
-                if self.kind == "duckdb" and index > 0:
-                    # duckdb-engine has begun a read-write transaction; swap it for a read-only one
-                    conn.exec_driver_sql("rollback")
-                    conn.exec_driver_sql("begin transaction read only")
-                elif self.kind != "duckdb":
-                    conn.exec_driver_sql("set transaction read only")
-                return conn
-            if attempt == self.retries:
-                raise WarehouseBusyError(
-                    "the warehouse is locked by a running pipeline step (DuckDB allows one writer); "
-                    "the dashboard reads again as soon as it finishes - retry in a few seconds"
+        if self.kind == "duckdb" and not snapshot_path(self.settings).exists():
+            if not self.settings.duckdb_file.exists():
+                raise WarehouseMissingError(
+                    f"no warehouse at {self.settings.duckdb_file}: run `trendcast demo` or ingest and build first"
                 )
-            time.sleep(self.retry_wait_s * (attempt + 1))
-        raise AssertionError("unreachable")
+            raise WarehouseMissingError(
+                f"no published snapshot of {self.settings.duckdb_file} yet: the next pipeline step publishes one "
+                "(or run `trendcast tables`)"
+            )
+        conn = self._get_engine().connect()
+        if self.kind != "duckdb":
+            conn.exec_driver_sql("set transaction read only")
+        return conn
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:

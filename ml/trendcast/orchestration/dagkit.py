@@ -71,10 +71,14 @@ def manifest_path() -> Path:
 
 
 def release_after_dbt(project_dir: str, **_: Any) -> None:
-    """Cosmos callback: close dbt-duckdb's connection so the next task in the same process can open the file."""
+    """Cosmos callback: close dbt-duckdb's connection so the next task in the same process can open the file,
+    then publish what the model wrote to the readers' snapshot (:mod:`trendcast.snapshot`)."""
     from trendcast.orchestration.tasks import release_dbt_connection
+    from trendcast.settings import get_settings
+    from trendcast.snapshot import publish_snapshot
 
     release_dbt_connection()
+    publish_snapshot(get_settings())
 
 
 def dbt_task_group(group_id: str, *, select: list[str] | None = None, exclude: list[str] | None = None) -> Any:
