@@ -130,7 +130,7 @@ def test_champion_challenger_flow(mlflow_settings: Settings, history: pd.DataFra
     decision = registry.promote_if_better(
         target, v3, {"wrmsse": 0.60, "bias": 0.40}, SN_BASELINE, settings=mlflow_settings
     )
-    assert not decision.promoted and "bias 0.4 outside" in decision.reason
+    assert not decision.promoted and "bias 0.40 outside [0.85, 1.15]" in decision.reason
     assert registry.get_model_info(target, settings=mlflow_settings).version == "1"
 
     # Clearly better and unbiased on the same folds: becomes champion.

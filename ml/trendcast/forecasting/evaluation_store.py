@@ -123,7 +123,8 @@ def leaderboard_rows(
         board: one row per model: ``model``, the metric columns, optionally ``fit_s`` / ``predict_s``.
         champion: the model (family) serving as ``@champion`` after this run, if any.
         candidates: per trendcast model (not baselines): ``mlflow_run_id``, ``model_version``, ``promoted``,
-            ``decision``.
+            ``decision``; a baseline serving as fallback champion has ``fallback`` true (no candidate, but its
+            row says why it serves).
     """
     missing = [c for c in ("model", *METRIC_COLUMNS) if c not in board.columns]
     if missing:
@@ -138,7 +139,7 @@ def leaderboard_rows(
             "model": rows["model"].astype(str),
             "rank": range(1, len(rows) + 1),
             "is_champion": rows["model"].eq(champion) if champion else False,
-            "is_candidate": rows["model"].isin(list(candidates)),
+            "is_candidate": rows["model"].isin([m for m, c in candidates.items() if not c.get("fallback")]),
             **{name: rows[name].astype(float) for name in METRIC_COLUMNS},
             **{name: (rows[name].astype(float) if name in rows else float("nan")) for name in ("fit_s", "predict_s")},
         }
@@ -226,6 +227,7 @@ def _candidate_info(decisions: Sequence[Mapping[str, Any]], target: str, setting
             "model_version": str(version),
             "promoted": bool(decision.get("promoted")),
             "decision": decision.get("reason"),
+            "fallback": bool(decision.get("fallback")),
         }
     return info
 

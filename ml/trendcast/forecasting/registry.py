@@ -92,6 +92,7 @@ class ModelInfo(BaseModel):
     run_id: str = Field(description="MLflow run that logged the model.")
     family: str | None = Field(None, description="Model family (the forecaster's name), a version tag.")
     fold_cutoffs: tuple[str, ...] = Field((), description="Backtest fold cutoffs (ISO dates) of the version.")
+    fallback: bool = Field(False, description="A baseline serving because no trained model passed promotion.")
 
 
 class PromotionDecision(BaseModel):
@@ -100,6 +101,7 @@ class PromotionDecision(BaseModel):
     target: str
     registered_model: str
     promoted: bool
+    fallback: bool = Field(False, description="A baseline serving because no trained model passed promotion.")
     reason: str
     challenger_version: str
     champion_version: str | None = Field(None, description="Champion before the decision, if any.")
@@ -526,6 +528,7 @@ def _model_info(client: MlflowClient, name: str, version: Any, alias: str | None
         run_id=version.run_id,
         family=tags.get("family"),
         fold_cutoffs=cutoffs,
+        fallback=tags.get("trendcast.fallback") == "baseline",
     )
 
 
@@ -709,7 +712,8 @@ def _decide(
     if wrmsse is None:
         failures.append("challenger has no finite wrmsse")
     if bias is None or not BIAS_RANGE[0] <= bias <= BIAS_RANGE[1]:
-        failures.append(f"bias {bias} outside [{BIAS_RANGE[0]}, {BIAS_RANGE[1]}]")
+        shown = "none" if bias is None else f"{bias:.2f}"
+        failures.append(f"bias {shown} outside [{BIAS_RANGE[0]}, {BIAS_RANGE[1]}]")
     if wrmsse is not None and wrmsse > sn_wrmsse * (1 - margin):
         failures.append(f"wrmsse {wrmsse:.4f} not {margin:.0%} below SeasonalNaive's {sn_wrmsse:.4f}")
     if rival is not None and champion_wrmsse is None:

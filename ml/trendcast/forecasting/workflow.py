@@ -110,6 +110,7 @@ class TrainReport(BaseModel):
     cutoffs: list[str]
     decisions: list[dict]
     champion: str | None
+    fallback: bool = False  # the champion is a baseline: no trained model passed promotion
 
 
 def train(
@@ -122,8 +123,12 @@ def train(
     frame: pd.DataFrame | None = None,
 ) -> TrainReport:
     """Backtest the families beside the baselines, log each family to MLflow, register it as ``@challenger``
-    and promote it to ``@champion`` when it beats SeasonalNaive (and the current champion) unbiased."""
-    from trendcast.forecasting import registry
+    and promote it to ``@champion`` when it beats SeasonalNaive (and the current champion) unbiased.
+
+    When nothing serves afterwards (fresh install, every family rejected), the best baseline on the same folds
+    becomes ``@champion``, labelled as a fallback (:mod:`trendcast.forecasting.fallback`).
+    """
+    from trendcast.forecasting import fallback, registry
 
     settings = settings or get_settings()
     df = load_item_daily_sales(settings) if frame is None else frame
@@ -132,9 +137,12 @@ def train(
     result, evaluation = run_backtest(df, [*reference, *candidates], horizon=horizon, n_folds=n_folds)
     board = leaderboard(result, evaluation)
     overall = evaluation.overall()
-    baseline_metrics = {name: overall.loc[name].to_dict() for name in baselines}
+    scored = {name: overall.loc[name].to_dict() for name in overall.index}
+    baseline_metrics = {name: scored[name] for name in baselines}
+    baseline_metrics.update(fallback.champion_on_folds(TARGET, scored, settings))
     folds = evaluation.summary[evaluation.summary["fold"] != "mean"]
     decisions = []
+    rejected: dict[str, str] = {}
     for family, model in zip(families, candidates, strict=True):
         model_folds = folds[folds["model"] == model.name].reset_index(drop=True)
         model.fit(df)  # the registered model is trained on all data up to the cutoff
@@ -155,18 +163,30 @@ def train(
         )
         log.info("%s (run %s, version %s): %s", model.name, run_id, info.version, decision.reason)
         decisions.append(decision.model_dump(mode="json"))
-    try:
-        champion = registry.get_model_info(TARGET, alias=registry.CHAMPION, settings=settings).family
-    except Exception:  # noqa: BLE001 - no champion yet is a normal outcome
-        champion = None
+        if not decision.promoted:
+            rejected[model.name] = decision.reason
+    served = fallback.serve_baseline_if_unserved(
+        TARGET,
+        df,
+        baselines=baselines,
+        overall=scored,
+        folds=folds,
+        rejected=rejected,
+        horizon=horizon,
+        settings=settings,
+    )
+    if served is not None:
+        decisions.append(served.model_dump(mode="json"))
+    champion = registry.get_model_info(TARGET, alias=registry.CHAMPION, settings=settings)
     from trendcast.forecasting.evaluation_store import store_evaluation
 
-    store_evaluation(result, board, decisions=decisions, champion=champion, target=TARGET, settings=settings)
+    store_evaluation(result, board, decisions=decisions, champion=champion.family, target=TARGET, settings=settings)
     return TrainReport(
         leaderboard=json.loads(board.to_json(orient="records")),
         cutoffs=[f"{c:%Y-%m-%d}" for c in result.cutoffs],
         decisions=decisions,
-        champion=champion,
+        champion=champion.family,
+        fallback=champion.fallback,
     )
 
 
@@ -177,6 +197,8 @@ class ForecastReport(BaseModel):
     model_name: str
     model_version: str
     mlflow_run_id: str
+    family: str | None = None
+    fallback: bool = False  # served by a baseline because no trained model passed promotion
 
 
 def _dbt_invocation_id(settings: Settings) -> str:
@@ -201,7 +223,7 @@ def forecast(
     The champion's pipeline (model family, hyperparameters, features) is refitted on history up to the forecast
     date, so a daily run uses the newest data while the weekly retrain decides which pipeline serves.
     """
-    from trendcast.forecasting import registry, writeback
+    from trendcast.forecasting import fallback, registry, writeback
 
     settings = settings or get_settings()
     df = load_item_daily_sales(settings, as_of=forecast_date)
@@ -209,7 +231,7 @@ def forecast(
     df = _active_items(df, cutoff)
     model, info = registry.load_champion(TARGET, settings)
     model.fit(df)
-    predictions = model.predict(horizon)
+    predictions = fallback.fill_missing_forecasts(model.predict(horizon), df, horizon)
     rows = writeback.write_forecasts(
         predictions,
         forecast_date=cutoff,
@@ -226,6 +248,8 @@ def forecast(
         model_name=info.name,
         model_version=str(info.version),
         mlflow_run_id=info.run_id,
+        family=info.family,
+        fallback=info.fallback,
     )
 
 

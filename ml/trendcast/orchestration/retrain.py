@@ -117,9 +117,13 @@ def register(key: str, settings: Settings | None = None) -> dict[str, Any]:
 
 
 def promote(key: str, settings: Settings | None = None) -> dict[str, Any]:
-    """Champion / challenger: move ``@champion`` to a challenger that beats SeasonalNaive and the champion."""
+    """Champion / challenger: move ``@champion`` to a challenger that beats SeasonalNaive and the champion; when
+    nothing serves afterwards, the best baseline becomes a fallback ``@champion``."""
+    import pandas as pd
+
     from trendcast.exceptions import ModelNotFoundError
-    from trendcast.forecasting import registry
+    from trendcast.forecasting import fallback, registry
+    from trendcast.forecasting.data import load_item_daily_sales
     from trendcast.forecasting.workflow import TARGET
 
     settings = settings or get_settings()
@@ -127,6 +131,7 @@ def promote(key: str, settings: Settings | None = None) -> dict[str, Any]:
     meta = json.loads((folder / "backtest.json").read_text())
     versions = json.loads((folder / "registered.json").read_text())
     baseline_metrics = {name: meta["overall"][name] for name in meta["baselines"]}
+    baseline_metrics.update(fallback.champion_on_folds(TARGET, meta["overall"], settings))
     decisions = []
     for family, version in versions.items():
         decision = registry.promote_if_better(
@@ -138,11 +143,25 @@ def promote(key: str, settings: Settings | None = None) -> dict[str, Any]:
         )
     try:
         info = registry.get_model_info(TARGET, alias=registry.CHAMPION, settings=settings)
-        champion = f"{info.name} v{info.version} ({info.family})"
     except ModelNotFoundError:
-        champion = None
-        log.warning("no @champion after this retrain: the daily DAG will train one before scoring")
-    return {"decisions": decisions, "champion": champion}
+        release_dbt_connection()
+        rejected = {meta["families"][d["family"]]: d["reason"] for d in decisions if not d["promoted"]}
+        served = fallback.serve_baseline_if_unserved(
+            TARGET,
+            load_item_daily_sales(settings),
+            baselines=meta["baselines"],
+            overall=meta["overall"],
+            folds=pd.read_parquet(folder / "folds.parquet"),
+            rejected=rejected,
+            horizon=settings.forecast_horizon,
+            settings=settings,
+        )
+        info = registry.get_model_info(TARGET, alias=registry.CHAMPION, settings=settings)
+        decisions.append(
+            {"family": info.family, "version": info.version, "promoted": True, "reason": served and served.reason}
+        )
+    label = " (baseline fallback)" if info.fallback else ""
+    return {"decisions": decisions, "champion": f"{info.name} v{info.version} ({info.family}){label}"}
 
 
 def propensity(settings: Settings | None = None) -> dict[str, Any]:
