@@ -15,6 +15,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from trendcast.exceptions import TrendcastError
+from trendcast.promote import promote_command
 from trendcast.settings import Settings, get_settings
 
 app = typer.Typer(help="trendcast: e-commerce trend prediction pipeline.", no_args_is_help=True)
@@ -177,8 +178,9 @@ def train(
         raise _fail(exc) from None
     _print_leaderboard(report.leaderboard, report.cutoffs)
     for decision in report.decisions:
-        console.print(f"{'promoted' if decision['promoted'] else 'kept champion'}: {decision['reason']}")
-    console.print(f"@champion: {report.champion}")
+        outcome = "baseline fallback" if decision.get("fallback") else "promoted" if decision["promoted"] else "kept"
+        console.print(f"{outcome}: {decision['reason']}", highlight=False)
+    console.print(f"@champion: {report.champion}{' (baseline fallback)' if report.fallback else ''}")
 
 
 @app.command()
@@ -196,7 +198,8 @@ def forecast(
         raise _fail(exc) from None
     console.print(
         f"wrote {report.rows:,} forecast rows for {report.items:,} items, forecast date {report.forecast_date} "
-        f"({report.model_name} v{report.model_version}, run {report.mlflow_run_id})"
+        f"({report.model_name} v{report.model_version} {report.family}"
+        f"{', baseline fallback' if report.fallback else ''}, run {report.mlflow_run_id})"
     )
 
 
@@ -625,6 +628,8 @@ def embed(
     except TrendcastError as exc:
         raise _fail(exc) from None
 
+
+app.command("promote")(promote_command)
 
 # -- new commands go above this line (each helper adds its own block with one str_replace) --
 
