@@ -40,6 +40,7 @@ def test_generated_salt_is_created_once_and_private(monkeypatch: pytest.MonkeyPa
     assert settings.salt() == first
     salt_file = tmp_path / "secrets" / "pseudonymisation_salt"
     assert salt_file.stat().st_mode & 0o077 == 0
+    assert salt_file.parent.stat().st_mode & 0o077 == 0
     assert Settings(state_dir=tmp_path, pseudonymisation_salt="fixed").salt() == "fixed"
 
 
@@ -47,4 +48,5 @@ def test_dbt_env_carries_the_same_values(settings: Settings) -> None:
     env = settings.dbt_env()
     assert env["TRENDCAST_WAREHOUSE"] == "duckdb"
     assert env["TRENDCAST_DUCKDB_PATH"] == str(settings.duckdb_file)
-    assert env["TRENDCAST_PSEUDONYMISATION_SALT"] == "test-salt-not-secret"
+    assert "test-salt-not-secret" not in env.values()  # dbt reads the salt from the warehouse, never from its env
+    assert env["TRENDCAST_SALT_DUCKDB_PATH"] == str(settings.state_path / "secrets" / "pseudonymisation_salt.duckdb")

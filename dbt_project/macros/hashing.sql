@@ -13,16 +13,11 @@
 
 
 {#- Salted pseudonym of an identifier: sha256(salt || id) as lower-case hex; null stays null.
-    The salt comes from --vars or TRENDCAST_PSEUDONYMISATION_SALT and is never committed.
-    It ends up in the compiled SQL, so models calling this are tables, not views. -#}
+    The salt is read at run time from the one-row source secrets.pseudonymisation_salt (trendcast writes it
+    before each dbt command), so no compiled SQL, artifact or log holds its value. Models calling this are
+    tables, so readers of staging never need the secrets table. -#}
 {% macro pseudonymise(expr) -%}
-    {%- set salt = var('pseudonymisation_salt', env_var('TRENDCAST_PSEUDONYMISATION_SALT', '')) | string -%}
-    {%- if execute and salt | length == 0 -%}
-        {{ exceptions.raise_compiler_error(
-            "No pseudonymisation salt: set TRENDCAST_PSEUDONYMISATION_SALT (trendcast sets it from Settings.salt())"
-        ) }}
-    {%- endif -%}
     case when {{ expr }} is null then null
-         else {{ sha256_hex("'" ~ salt | replace("'", "''") ~ "' || " ~ expr) }}
+         else {{ sha256_hex("(select salt from " ~ source('secrets', 'pseudonymisation_salt') ~ ") || " ~ expr) }}
     end
 {%- endmacro %}

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # Statuses dbt uses for a node that did not succeed (run results use "error", tests "fail").
 _FAILED_STATUSES = {"error", "fail", "runtime error"}
+# dbt commands that run no SQL: the salt table need not be published first.
+_OFFLINE_COMMANDS = {"parse", "ls", "list", "deps", "clean", "debug", "init"}
 # Flags run_dbt adds unless the caller passes them itself.
 _PATH_FLAGS = ("--project-dir", "--profiles-dir", "--target-path", "--log-path")
 
@@ -117,11 +119,16 @@ def run_dbt(args: Sequence[str], settings: Settings | None = None) -> DbtRunResu
     """Run one dbt command (e.g. ``["build", "--select", "staging"]``) in this process.
 
     The environment from ``settings.dbt_env()`` is set only while dbt runs; project, profiles, target
-    and log paths are added unless ``args`` already name them.
+    and log paths are added unless ``args`` already name them. Commands that run SQL first publish the
+    pseudonymisation salt to the table the staging models read it from.
     """
     from dbt.cli.main import dbtRunner
 
+    from trendcast.pseudonymisation import publish_salt
+
     settings = settings or get_settings()
+    if args and args[0] not in _OFFLINE_COMMANDS:
+        publish_salt(settings)
     state_target = target_path(settings)
     defaults = {
         "--project-dir": str(DBT_PROJECT_DIR),

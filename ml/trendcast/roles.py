@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trendcast.exceptions import ConfigError
+from trendcast.pseudonymisation import SALT_SCHEMA
 from trendcast.settings import Settings, get_settings
 from trendcast.warehouse import connect, quote_ident
 
@@ -48,7 +49,7 @@ OPS_SCHEMA = "ops"
 #: The ``ops`` tables the role reads; the rest of ``ops`` (``dq_results``: raw sample values) stays private.
 OPS_READABLE_TABLES = ("sales_anomalies", "dq_runs", "model_leaderboard")
 #: Schemas the role never reads (un-pseudonymised data, or internal build steps).
-PRIVATE_SCHEMAS = ("raw", "staging", "intermediate", "seeds")
+PRIVATE_SCHEMAS = ("raw", "staging", "intermediate", "seeds", SALT_SCHEMA)
 _WRITE_PRIVILEGES = "insert, update, delete, truncate, references, trigger"
 _ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 

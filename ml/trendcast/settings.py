@@ -107,20 +107,33 @@ class Settings(BaseSettings):
         auth = f"{self.pg_user}:{password}" if password else self.pg_user
         return f"postgresql+psycopg2://{auth}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
 
+    @property
+    def salt_duckdb_file(self) -> Path:
+        """The DuckDB database holding the salt table dbt attaches as ``secrets`` (see trendcast.pseudonymisation)."""
+        return self.state_path / "secrets" / "pseudonymisation_salt.duckdb"
+
+    def secrets_dir(self) -> Path:
+        """``<state_dir>/secrets``, the only folder the salt is written to; created (or tightened) to 0700."""
+        folder = self.state_path / "secrets"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        return folder
+
     def salt(self) -> str:
         """The pseudonymisation salt; created once per state dir when not configured."""
         if self.pseudonymisation_salt is not None:
             return self.pseudonymisation_salt.get_secret_value()
         salt_file = self.state_path / "secrets" / "pseudonymisation_salt"
         if not salt_file.exists():
-            salt_file.parent.mkdir(parents=True, exist_ok=True)
+            self.secrets_dir()
             fd = os.open(salt_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))
         return salt_file.read_text().strip()
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment for dbt: ``profiles.yml`` reads exactly these variables."""
+        """Environment for dbt: ``profiles.yml`` reads exactly these variables. The salt is not one of them: dbt
+        reads it from the warehouse (trendcast.pseudonymisation), so it never lands in dbt's artifacts or logs."""
         return {
             "TRENDCAST_WAREHOUSE": self.warehouse,
             "TRENDCAST_DUCKDB_PATH": str(self.duckdb_file),
@@ -130,7 +143,7 @@ class Settings(BaseSettings):
             "TRENDCAST_PG_USER": self.pg_user,
             "TRENDCAST_PG_PASSWORD": self.pg_password.get_secret_value(),
             "TRENDCAST_PG_DATABASE": self.pg_database,
-            "TRENDCAST_PSEUDONYMISATION_SALT": self.salt(),
+            "TRENDCAST_SALT_DUCKDB_PATH": str(self.salt_duckdb_file),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         }
 

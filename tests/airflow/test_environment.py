@@ -24,7 +24,7 @@ def test_airflow_env_keeps_everything_under_the_state_dir(settings: Settings) ->
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:8080/execution/"
     assert len(env["AIRFLOW__API_AUTH__JWT_SECRET"]) >= 64
-    assert env["TRENDCAST_PSEUDONYMISATION_SALT"] == "test-salt-not-secret"  # dbt tasks read it from the env
+    assert env["TRENDCAST_PSEUDONYMISATION_SALT"] == "test-salt-not-secret"  # task processes hash with the same
     # secrets are generated once and stay stable
     again = environment.airflow_env(settings, port=8181)
     assert again["AIRFLOW__API_AUTH__JWT_SECRET"] == env["AIRFLOW__API_AUTH__JWT_SECRET"]

@@ -33,7 +33,7 @@ def duckdb_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Set
 
 # One database per pytest-xdist worker: workers never drop each other's schemas.
 PG_TEST_DATABASE = "trendcast_dbt_test_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
-PG_SCHEMAS = ("raw", "seeds", "staging", "intermediate", "marts")
+PG_SCHEMAS = ("raw", "seeds", "staging", "intermediate", "marts", "secrets")
 
 
 def _drop_schemas(settings: Settings) -> None:

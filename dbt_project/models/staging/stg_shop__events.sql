@@ -1,5 +1,5 @@
 -- One row per received clickstream event (key: batch_id, source_row), customer pseudonymised.
--- A table for the same reason as stg_shop__transactions: the salt must not live in a view definition.
+-- A table for the same reason as stg_shop__transactions: readers never need the salt's secrets schema.
 {{ config(materialized='table') }}
 
 with

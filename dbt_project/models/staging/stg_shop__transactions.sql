@@ -1,7 +1,7 @@
 -- One row per received invoice line (key: batch_id, source_row), typed, renamed and flagged by the
 -- CONTRACTS cleaning rules. Nothing is dropped here: downstream models filter on is_sale / is_return.
--- Materialised as a table (not a view) because the pseudonymisation salt is part of the compiled SQL
--- and a view would publish it in the warehouse catalogue.
+-- Materialised as a table (not a view): readers of staging then never need the secrets schema the
+-- pseudonymisation salt is read from.
 {{ config(materialized='table') }}
 
 with

@@ -115,8 +115,10 @@ def airflow_env(
         # child `trendcast airflow …` processes rebuild this environment from settings: keep them in step
         "TRENDCAST_AIRFLOW_PORT": str(port),
         "TRENDCAST_AIRFLOW_METADATA_URL": db_url,
-        # dbt (Cosmos tasks) reads the warehouse and the pseudonymisation salt from these.
+        # dbt (Cosmos tasks) reads the warehouse from these (the salt from the table prepare_warehouse writes).
         **settings.dbt_env(),
+        # task processes publish and hash with the same salt as the CLI, even one configured in a .env elsewhere
+        "TRENDCAST_PSEUDONYMISATION_SALT": settings.salt(),
     }
     return env
 

@@ -116,11 +116,14 @@ def ingest_landing(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def prepare_warehouse(settings: Settings | None = None) -> dict[str, Any]:
-    """Create the write-back tables the consumer marts read as dbt sources (idempotent)."""
+    """Create the write-back tables the consumer marts read as dbt sources and publish the salt table the
+    staging models hash with (idempotent)."""
     from trendcast.outputs import ensure_output_tables
+    from trendcast.pseudonymisation import publish_salt
 
     release_dbt_connection()
     ensure_output_tables(settings)
+    publish_salt(settings)
     return {"write_back_tables": "ready"}
 
 
