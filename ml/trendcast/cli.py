@@ -2,26 +2,98 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import sys
-from datetime import date
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
 
-from trendcast.exceptions import TrendcastError
+from trendcast.exceptions import TrendcastError, UnknownNameError
+from trendcast.model_names import MODEL_FAMILIES, MODEL_NAMES
+from trendcast.orchestration.demo import DEMO_DAGS
 from trendcast.promote import promote_command
 from trendcast.settings import Settings, get_settings
 
-app = typer.Typer(help="trendcast: e-commerce trend prediction pipeline.", no_args_is_help=True)
+#: The one date format options take; click then rejects 'yesterday' or 2024-13-45 with exit code 2.
+ISO_DATE = ["%Y-%m-%d"]
+
+#: Model names as choices, so `--help` lists them and a typo exits 2 naming the valid ones.
+ModelName = StrEnum("ModelName", {name: name for name in MODEL_NAMES})
+ModelFamily = StrEnum("ModelFamily", {name: name for name in MODEL_FAMILIES})
+DagId = StrEnum("DagId", {name: name for name in DEMO_DAGS})
+
 # Tables are wider than the 80 columns rich assumes when output is piped (CI logs, `make demo | tee`).
 console = Console() if sys.stdout.isatty() else Console(width=150)
 err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=150)
+
+
+def print_error(message: str) -> None:
+    """One plain line on stderr, never read as Rich markup (a data cell ``[/]`` prints as typed)."""
+    err_console.print(
+        Text.assemble(("error: ", "bold red"), " ".join(message.split())), highlight=False, soft_wrap=True
+    )
+
+
+def _disk_full(exc: BaseException) -> OSError | BaseException | None:
+    """The error in ``exc``'s chain that says the disk is full, if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if (isinstance(seen, OSError) and seen.errno == errno.ENOSPC) or "no space left on device" in str(seen).lower():
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+class _TrendcastGroup(TyperGroup):
+    """The root command: every user mistake and every trendcast error ends as one line, never a traceback.
+
+    Usage mistakes (a bad date, an unknown model) exit 2 with the valid alternatives, as click's own; trendcast's
+    errors and a full disk exit 1. Anything else is a bug and keeps its traceback.
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            print_error("interrupted")
+            sys.exit(130)
+        except typer.TyperException as exc:  # click's usage errors (exit 2) and other click errors
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if exc.exit_code == 2 and ctx is not None else ""
+            print_error(exc.format_message().replace("Value error, ", "") + hint)
+            sys.exit(exc.exit_code)
+        except UnknownNameError as exc:
+            print_error(str(exc))
+            sys.exit(2)
+        except TrendcastError as exc:
+            print_error(str(exc))
+            sys.exit(1)
+        except Exception as exc:
+            full = _disk_full(exc)
+            if full is None:
+                raise
+            where = getattr(full, "filename", None) or get_settings().state_path
+            print_error(
+                f"the disk is full (writing {where}): free space and run this again; "
+                "the warehouse keeps its last committed state"
+            )
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(cls=_TrendcastGroup, help="trendcast: e-commerce trend prediction pipeline.", no_args_is_help=True)
 
 
 @app.callback()
@@ -36,8 +108,9 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debu
 
 
 def _fail(exc: TrendcastError) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-    return typer.Exit(code=1)
+    """Print ``exc`` as one line; exit 2 for a name the user got wrong, 1 otherwise."""
+    print_error(str(exc))
+    return typer.Exit(code=2 if isinstance(exc, UnknownNameError) else 1)
 
 
 @app.command()
@@ -47,7 +120,7 @@ def generate(
     lines: Annotated[int | None, typer.Option(help="Approximate number of invoice lines.")] = None,
     items: Annotated[int, typer.Option(help="Number of products.")] = 300,
     customers: Annotated[int, typer.Option(help="Number of customers.")] = 1500,
-    start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")] = "2023-01-02",
+    start: Annotated[datetime, typer.Option(formats=ISO_DATE, help="First day (YYYY-MM-DD).")] = "2023-01-02",
     days: Annotated[int, typer.Option(help="Number of days.")] = 730,
 ) -> None:
     """Generate a synthetic shop (transactions, clickstream, product text) with planted effects."""
@@ -55,7 +128,7 @@ def generate(
 
     kwargs = {"n_lines": lines} if lines else {}
     manifest = run_generate(
-        out, seed=seed, n_items=items, n_customers=customers, start=date.fromisoformat(start), days=days, **kwargs
+        out, seed=seed, n_items=items, n_customers=customers, start=start.date(), days=days, **kwargs
     )
     console.print(
         f"wrote {manifest.expected['raw_rows']:,} invoice lines to {out} (manifest.json lists the planted effects)"
@@ -104,15 +177,14 @@ def validate(
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Validate every table that has a suite.")] = False,
     cutoff: Annotated[
-        str | None, typer.Option(help="Expected data cutoff (YYYY-MM-DD); default: last sale day.")
+        datetime | None,
+        typer.Option(formats=ISO_DATE, help="Expected data cutoff (YYYY-MM-DD); default: last sale day."),
     ] = None,
 ) -> None:
     """Validate tables with the Great Expectations suites in expectations/; exit 1 when a blocking check fails."""
     from trendcast.quality import validate_tables
 
-    result = validate_tables(
-        None if all_ or not tables else tables, expected_cutoff=date.fromisoformat(cutoff) if cutoff else None
-    )
+    result = validate_tables(None if all_ or not tables else tables, expected_cutoff=cutoff.date() if cutoff else None)
     table = Table("suite", "table", "rows", "result", "seconds", title=f"validation run {result.run_id}")
     for suite in result.suites:
         status = "[green]passed[/]" if suite.success else "[bold red]FAILED[/]"
@@ -138,9 +210,19 @@ def validate(
 
 @app.command()
 def backtest(
-    models: Annotated[list[str] | None, typer.Option("--model", "-m", help="Models to compare (repeat).")] = None,
+    models: Annotated[
+        list[ModelName] | None,
+        typer.Option("--model", "-m", help="Models to compare (repeat)."),
+    ] = None,
     input_file: Annotated[
-        Path | None, typer.Option("--input", help="Long-format csv/parquet (unique_id, ds, y) instead of the mart.")
+        Path | None,
+        typer.Option(
+            "--input",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Long-format csv/parquet (unique_id, ds, y) instead of the mart.",
+        ),
     ] = None,
     horizon: Annotated[int, typer.Option(help="Days ahead.")] = 28,
     folds: Annotated[int, typer.Option(help="Rolling-origin folds.")] = 3,
@@ -151,7 +233,7 @@ def backtest(
 
     try:
         frame = read_series_file(input_file) if input_file else load_item_daily_sales()
-        names = models or [*BASELINES, "xgb"]
+        names = [m.value for m in models] if models else [*BASELINES, "xgb"]
         with console.status(f"backtesting {', '.join(names)} on {frame['unique_id'].nunique():,} series"):
             result, evaluation = run_backtest(frame, build_models(names), horizon=horizon, n_folds=folds)
     except TrendcastError as exc:
@@ -161,7 +243,10 @@ def backtest(
 
 @app.command()
 def train(
-    families: Annotated[list[str] | None, typer.Option("--family", "-f", help="xgb, lstm, transformer.")] = None,
+    families: Annotated[
+        list[ModelFamily] | None,
+        typer.Option("--family", "-f", help="Families to train (repeat)."),
+    ] = None,
     horizon: Annotated[int | None, typer.Option(help="Days ahead (default: settings).")] = None,
     folds: Annotated[int, typer.Option(help="Rolling-origin folds.")] = 3,
 ) -> None:
@@ -172,7 +257,10 @@ def train(
     try:
         with console.status("training and backtesting"):
             report = run_train(
-                settings, families=families or ["xgb"], horizon=horizon or settings.forecast_horizon, n_folds=folds
+                settings,
+                families=[f.value for f in families] if families else ["xgb"],
+                horizon=horizon or settings.forecast_horizon,
+                n_folds=folds,
             )
     except TrendcastError as exc:
         raise _fail(exc) from None
@@ -186,14 +274,15 @@ def train(
 @app.command()
 def forecast(
     date_: Annotated[
-        str | None, typer.Option("--date", help="Forecast date (YYYY-MM-DD); default: data cutoff.")
+        datetime | None,
+        typer.Option("--date", formats=ISO_DATE, help="Forecast date (YYYY-MM-DD); default: data cutoff."),
     ] = None,
 ) -> None:
     """Forecast every active item with the @champion and write forecasts.item_daily_forecast for that date."""
     from trendcast.forecasting.workflow import forecast as run_forecast
 
     try:
-        report = run_forecast(forecast_date=date.fromisoformat(date_) if date_ else None)
+        report = run_forecast(forecast_date=date_.date() if date_ else None)
     except TrendcastError as exc:
         raise _fail(exc) from None
     console.print(
@@ -205,13 +294,15 @@ def forecast(
 
 @app.command()
 def trends(
-    date_: Annotated[str | None, typer.Option("--date", help="As-of date (YYYY-MM-DD); default: data cutoff.")] = None,
+    date_: Annotated[
+        datetime | None, typer.Option("--date", formats=ISO_DATE, help="As-of date (YYYY-MM-DD); default: data cutoff.")
+    ] = None,
 ) -> None:
     """Rising / falling / stable signals per item and category into trends.item_trend_signals."""
     from trendcast.forecasting.workflow import trends as run_trends
 
     try:
-        report = run_trends(as_of=date.fromisoformat(date_) if date_ else None)
+        report = run_trends(as_of=date_.date() if date_ else None)
     except TrendcastError as exc:
         raise _fail(exc) from None
     console.print(
@@ -234,23 +325,63 @@ def anomalies(
     console.print(f"{len(found):,} anomalies in the last {days} days; digest: {where}")
 
 
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
 @app.command()
-def sql(query: Annotated[str, typer.Argument(help="A read-only SQL query.")]) -> None:
-    """Run a read-only query on the warehouse and print the result (for a quick look; use a SQL client for more)."""
-    import pandas as pd
+def sql(
+    query: Annotated[str, typer.Argument(help="One read-only SQL statement.")],
+    output_format: Annotated[
+        OutputFormat | None,
+        typer.Option("--format", "-f", help="table (default on a terminal), csv or json; default from --output."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the result to this file (.csv or .json).")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="At most this many rows (default 200 for table, all otherwise).")
+    ] = None,
+) -> None:
+    """Run a read-only query on the warehouse and print or export the result.
 
-    from trendcast.warehouse import read_only_query
+    On DuckDB it reads the snapshot the pipeline publishes after each step, so it never waits for or blocks a
+    running step; queries cannot write files (export with --output).
+    """
+    from trendcast.query import read_only_query
+    from trendcast.query_output import format_result, write_atomically
 
+    fmt = output_format or (
+        OutputFormat(output.suffix.lstrip(".").lower())
+        if output and output.suffix.lower() in (".csv", ".json")
+        else OutputFormat.table
+    )
+    if output is not None and fmt is OutputFormat.table:
+        raise typer.BadParameter(
+            "--output writes csv or json: name a .csv/.json file or pass --format", param_hint="--output"
+        )
+    if limit is None and fmt is OutputFormat.table:
+        limit = 200
     try:
-        frame: pd.DataFrame = read_only_query(query)
+        result = read_only_query(query, limit=limit)
     except TrendcastError as exc:
         raise _fail(exc) from None
-    table = Table(*map(str, frame.columns))
-    for row in frame.head(200).itertuples(index=False):
-        table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
-    if len(frame) > 200:
-        console.print(f"... {len(frame) - 200:,} more rows")
+    if fmt is OutputFormat.table:
+        table = Table(*result.columns)
+        for row in result.rows:
+            table.add_row(*(Text("" if v is None else str(v)) for v in row))
+        console.print(table)
+    else:
+        text = format_result(result, fmt.value)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            write_atomically(output, text)
+            err_console.print(f"wrote {len(result.rows):,} rows to {output}", markup=False, highlight=False)
+    if result.truncated:
+        err_console.print(f"... more rows: showing the first {limit:,} (--limit N for more)", markup=False)
 
 
 @app.command()
@@ -489,9 +620,12 @@ def airflow_up(
 
 @airflow_app.command("run")
 def airflow_run(
-    dag_id: Annotated[str, typer.Argument(help="trendcast_ingest, trendcast_daily or trendcast_weekly_retrain.")],
+    dag_id: Annotated[DagId, typer.Argument(help="The DAG to run.")],
     date_: Annotated[
-        str | None, typer.Option("--date", help="Logical date (YYYY-MM-DD, a past date = backfill); default now.")
+        datetime | None,
+        typer.Option(
+            "--date", formats=ISO_DATE, help="Logical date (YYYY-MM-DD, a past date = backfill); default now."
+        ),
     ] = None,
 ) -> None:
     """One DAG run with dag.test() in this process (every task recorded in the metadata DB)."""
@@ -502,8 +636,8 @@ def airflow_run(
     apply_airflow_env(get_settings())
     from trendcast.orchestration.demo import load_dags, run_dag
 
-    logical = dt.datetime.fromisoformat(date_).replace(tzinfo=dt.UTC) if date_ else None
-    run = run_dag(load_dags((dag_id,))[dag_id], logical)
+    logical = date_.replace(tzinfo=dt.UTC) if date_ else None
+    run = run_dag(load_dags((dag_id.value,))[dag_id.value], logical)
     table = Table("task", "state", "seconds", "result", title=f"{run.dag_id} {run.run_id}: {run.state}")
     for task in run.tasks:
         table.add_row(task.task_id, task.state, f"{task.seconds:.1f}", task.result)
@@ -517,7 +651,8 @@ def airflow_run(
 def propensity(
     train_: Annotated[bool, typer.Option("--train", help="Evaluate, register and promote a new model first.")] = False,
     date_: Annotated[
-        str | None, typer.Option("--date", help="Scoring date (YYYY-MM-DD); default: data cutoff.")
+        datetime | None,
+        typer.Option("--date", formats=ISO_DATE, help="Scoring date (YYYY-MM-DD); default: data cutoff."),
     ] = None,
 ) -> None:
     """Purchase propensity (buys within 30 days): optional retrain, then @champion scores into
@@ -538,7 +673,7 @@ def propensity(
             console.print(
                 f"v{report.model_version} {'promoted' if report.promoted else 'kept as challenger'}: {report.reason}"
             )
-        scored = score_propensity(settings, scoring_date=date.fromisoformat(date_) if date_ else None)
+        scored = score_propensity(settings, scoring_date=date_.date() if date_ else None)
     except TrendcastError as exc:
         raise _fail(exc) from None
     console.print(
@@ -549,13 +684,15 @@ def propensity(
 
 @app.command()
 def segments(
-    date_: Annotated[str | None, typer.Option("--date", help="As-of date (YYYY-MM-DD); default: data cutoff.")] = None,
+    date_: Annotated[
+        datetime | None, typer.Option("--date", formats=ISO_DATE, help="As-of date (YYYY-MM-DD); default: data cutoff.")
+    ] = None,
 ) -> None:
     """Customer segments (K-means on RFM, k by silhouette; DBSCAN compared) into scores.customer_segments."""
     from trendcast.behaviour.segments import run_segments
 
     try:
-        report = run_segments(get_settings(), scoring_date=date.fromisoformat(date_) if date_ else None)
+        report = run_segments(get_settings(), scoring_date=date_.date() if date_ else None)
     except TrendcastError as exc:
         raise _fail(exc) from None
     table = Table("segment", "customers", title=f"{report.k} segments, silhouette {report.silhouette:.3f}")
@@ -577,7 +714,8 @@ def recommend(
         list[str] | None, typer.Option("--family", "-f", help="Families to train (cooccurrence, sasrec).")
     ] = None,
     date_: Annotated[
-        str | None, typer.Option("--date", help="Scoring date (YYYY-MM-DD); default: data cutoff.")
+        datetime | None,
+        typer.Option("--date", formats=ISO_DATE, help="Scoring date (YYYY-MM-DD); default: data cutoff."),
     ] = None,
     k: Annotated[int, typer.Option("--k", "-k", help="Items per customer.")] = 10,
 ) -> None:
@@ -595,7 +733,7 @@ def recommend(
                 table.add_row(name, f"{m['hr@10']:.4f}", f"{m['ndcg@10']:.4f}", report.versions.get(name, "-"))
             console.print(table)
             console.print(f"{'promoted' if report.promoted else 'kept champion'}: {report.reason}")
-        written = score_recommendations(settings, scoring_date=date.fromisoformat(date_) if date_ else None, k=k)
+        written = score_recommendations(settings, scoring_date=date_.date() if date_ else None, k=k)
     except TrendcastError as exc:
         raise _fail(exc) from None
     console.print(f"wrote {written:,} recommendation rows to scores.customer_recommendations")
@@ -610,10 +748,12 @@ def embed(
 ) -> None:
     """Embed new or changed product descriptions (marts.ml_item_text) and reviews (marts.ml_item_review_text) into
     scores.item_text_embeddings (cached by text hash)."""
-    from trendcast.text_embeddings import embed_item_texts, similar_items
+    from trendcast.text_embeddings import embed_item_texts, require_item_text, similar_items
 
     settings = get_settings()
     try:
+        if similar_to:  # a typo must not cost embedding every text first
+            require_item_text(similar_to, settings)
         with console.status("embedding product texts"):
             result = embed_item_texts(settings)
         console.print(

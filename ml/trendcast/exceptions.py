@@ -11,6 +11,9 @@ __all__ = [
     "DbtError",
     "ModelNotFoundError",
     "QueryError",
+    "WarehouseLockedError",
+    "UnknownNameError",
+    "DiskFullError",
 ]
 
 
@@ -44,3 +47,15 @@ class ModelNotFoundError(TrendcastError):
 
 class QueryError(TrendcastError):
     """A query against the warehouse failed (bad SQL, or a write attempted through a read-only path)."""
+
+
+class WarehouseLockedError(TrendcastError):
+    """Another process holds the DuckDB warehouse file (DuckDB allows one writer) past the bounded wait."""
+
+
+class DiskFullError(TrendcastError):
+    """The disk under the state dir or the warehouse is full; nothing half written was kept."""
+
+
+class UnknownNameError(ConfigError):
+    """The user named a table, item or model that does not exist; the message lists the valid ones (exit 2)."""

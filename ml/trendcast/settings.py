@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     pg_readonly_password: SecretStr | None = Field(
         None, description="Its login password; from the environment only. Unset: an existing password is kept."
     )
+    duckdb_lock_wait_s: float = Field(
+        15.0,
+        ge=0,
+        description="How long a warehouse connection waits while another process holds the DuckDB file.",
+    )
     duckdb_memory_limit: str = Field(
         "4GB",
         pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$",

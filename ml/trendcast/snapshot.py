@@ -63,7 +63,7 @@ def _copy(con: Any, live: Path, snapshot: Path) -> Path | None:
         temporary.unlink(missing_ok=True)
         log.warning("warehouse snapshot not published: %s", exc)
         return None
-    log.info(
+    log.debug(
         "published warehouse snapshot %s (%.1f MB) in %.2f s",
         snapshot,
         snapshot.stat().st_size / 1e6,

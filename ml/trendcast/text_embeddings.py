@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trendcast import warehouse
-from trendcast.exceptions import DataValidationError
+from trendcast.exceptions import DataValidationError, UnknownNameError
 from trendcast.settings import Settings, get_settings
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "embed_item_texts",
     "load_item_embeddings",
     "similar_items",
+    "require_item_text",
     "embedding_components",
 ]
 
@@ -232,6 +233,18 @@ def load_item_embeddings(
         review_vectors = _vectors([r[2] for r in review_rows])
         matrix = _add_reviews(items["item_id"].to_numpy(), matrix, reviews, review_vectors, review_weight)
     return items, matrix
+
+
+def require_item_text(item_id: str, settings: Settings | None = None) -> None:
+    """Raise :class:`UnknownNameError` unless ``marts.ml_item_text`` has ``item_id`` (checked before embedding)."""
+    settings = settings or get_settings()
+    with warehouse.connect(settings) as conn:
+        if not warehouse.table_exists(conn, "marts", "ml_item_text"):
+            raise DataValidationError("marts.ml_item_text does not exist: run `trendcast build` first")
+        query = sa.text("select count(*) from marts.ml_item_text where item_id = :item")
+        found = conn.execute(query, {"item": str(item_id).strip().upper()}).scalar_one()
+    if not found:
+        raise UnknownNameError(f"unknown item {item_id!r}: it is not in marts.ml_item_text (item ids as in the shop)")
 
 
 def similar_items(

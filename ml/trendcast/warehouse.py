@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,7 +21,7 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from trendcast.exceptions import QueryError
+from trendcast.exceptions import WarehouseLockedError
 from trendcast.settings import Settings, get_settings
 
 __all__ = [
@@ -30,7 +33,8 @@ __all__ = [
     "row_count",
     "list_tables",
     "quote_ident",
-    "read_only_query",
+    "is_lock_error",
+    "lock_holder",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,13 +67,59 @@ def connect(settings: Settings | None = None) -> Iterator[Connection]:
     settings = settings or get_settings()
     engine = create_warehouse_engine(settings)
     try:
-        with engine.connect() as conn:
+        with _connect_waiting(engine, settings) as conn:
             with conn.begin():
                 yield conn
             if conn.dialect.name == "duckdb":
                 publish_snapshot(settings, conn.connection.dbapi_connection)
     finally:
         engine.dispose()
+
+
+#: Substrings of DuckDB's error when another process holds the file.
+LOCK_MESSAGES = ("could not set lock", "conflicting lock")
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """True when ``exc`` is DuckDB refusing the file because another process holds it."""
+    message = str(exc).lower()
+    return any(m in message for m in LOCK_MESSAGES)
+
+
+def lock_holder(exc: BaseException) -> str:
+    """'PID 123 (trendcast anomalies)' from DuckDB's lock error, or 'another process' when it names none."""
+    match = re.search(r"PID (\d+)", str(exc))
+    if not match:
+        return "another process"
+    pid = match.group(1)
+    try:
+        command = " ".join(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split())
+    except OSError:
+        command = ""
+    if len(command) > 80:
+        command = command[:77] + "..."
+    return f"PID {pid} ({command})" if command else f"PID {pid}"
+
+
+def _connect_waiting(engine: Engine, settings: Settings) -> Connection:
+    """``engine.connect()``, waiting up to ``duckdb_lock_wait_s`` while another process holds the DuckDB file.
+
+    DuckDB allows one writer process and fails at once otherwise; a pipeline step that meets a short reader or a
+    step finishing should wait a little, and past the wait say which process holds the file in one line.
+    """
+    deadline = time.monotonic() + settings.duckdb_lock_wait_s
+    while True:
+        try:
+            return engine.connect()
+        except sa.exc.DBAPIError as exc:
+            if settings.warehouse != "duckdb" or not is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(
+                    f"the warehouse {settings.duckdb_file} is held by {lock_holder(exc)} (DuckDB allows one writer); "
+                    f"waited {settings.duckdb_lock_wait_s:g} s - run this again when that step has finished"
+                ) from None
+            time.sleep(0.25)
 
 
 def quote_ident(conn: Connection, name: str) -> str:
@@ -139,24 +189,3 @@ def replace_partition(conn: Connection, schema: str, table: str, frame: pd.DataF
     written = append_frame(conn, schema, table, frame)
     log.info("replaced %s rows in %s.%s where %s", written, schema, table, dict(where))
     return written
-
-
-def read_only_query(query: str, settings: Settings | None = None) -> pd.DataFrame:
-    """Run one query through a read-only connection (DuckDB opened read-only, PostgreSQL in a read-only
-    transaction), so nothing typed here can change the warehouse."""
-    import duckdb
-
-    settings = settings or get_settings()
-    try:
-        if settings.warehouse == "duckdb":
-            with duckdb.connect(str(settings.duckdb_file), read_only=True) as con:
-                return con.execute(query).df()
-        engine = create_warehouse_engine(settings)
-        try:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("set transaction read only")
-                return pd.read_sql(sa.text(query), conn)
-        finally:
-            engine.dispose()
-    except (sa.exc.SQLAlchemyError, duckdb.Error) as exc:
-        raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None

@@ -19,6 +19,7 @@ from trendcast.forecasting.data import data_cutoff, load_item_daily_sales
 from trendcast.forecasting.frames import ID_COL, TARGET_COL, TIME_COL
 from trendcast.forecasting.metrics import Evaluation
 from trendcast.forecasting.models.base import Forecaster
+from trendcast.model_names import BASELINES, MODEL_FAMILIES
 from trendcast.settings import Settings, get_settings
 
 __all__ = [
@@ -39,10 +40,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TARGET = "item_demand"
-#: Reference models every backtest runs beside trendcast's own (the promotion rule needs SeasonalNaive).
-BASELINES = ("SeasonalNaive", "AutoETS", "Zero", "Mean28")
-#: Trendcast model families; each becomes a challenger in the registry.
-MODEL_FAMILIES = ("xgb", "lstm", "transformer")
 
 
 def build_models(names: Sequence[str]) -> list[Forecaster]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from trendcast.exceptions import ConfigError, UnknownNameError
 from trendcast.settings import Settings, get_settings
 
 __all__ = ["TaskRun", "DagRunSummary", "AirflowDemoSummary", "load_dags", "run_dag", "run_airflow_demo", "DEMO_DAGS"]
@@ -47,12 +48,13 @@ def load_dags(dag_ids: tuple[str, ...] = DEMO_DAGS) -> dict[str, Any]:
     from trendcast.orchestration.environment import DAGS_DIR
 
     bag = DagBag(dag_folder=str(DAGS_DIR))
-    if bag.import_errors:
-        details = "\n".join(f"{path}: {err}" for path, err in bag.import_errors.items())
-        raise RuntimeError(f"DAG import errors:\n{details}")
+    if bag.import_errors:  # the last line of each import traceback says what is wrong
+        errors = bag.import_errors.items()
+        details = "; ".join(f"{Path(path).name}: {err.strip().splitlines()[-1]}" for path, err in errors)
+        raise ConfigError(f"DAG import errors: {details}")
     missing = [d for d in dag_ids if d not in bag.dags]
     if missing:
-        raise RuntimeError(f"DAGs not found in {DAGS_DIR}: {missing}")
+        raise UnknownNameError(f"DAGs not found in {DAGS_DIR}: {missing}; found {sorted(bag.dags)}")
     return {d: bag.dags[d] for d in dag_ids}
 
 

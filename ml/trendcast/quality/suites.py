@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trendcast.exceptions import ConfigError
+from trendcast.exceptions import ConfigError, UnknownNameError
 from trendcast.settings import REPO_ROOT
 
 __all__ = [
@@ -186,4 +186,4 @@ def resolve_suite(name: str, suites: dict[str, SuiteSpec]) -> SuiteSpec:
         if name in (suite.table, suite.table_name):
             return suite
     known = ", ".join(f"{s.name} ({s.table})" for s in suites.values())
-    raise ConfigError(f"no expectation suite for table {name!r}; known: {known}")
+    raise UnknownNameError(f"no expectation suite for table {name!r}; known: {known}")
