@@ -585,7 +585,12 @@ def airflow_up(
     import signal
     import time
 
-    from trendcast.orchestration.environment import ADMIN_USER, admin_password, apply_airflow_env
+    from trendcast.orchestration.environment import (
+        ADMIN_USER,
+        admin_password,
+        apply_airflow_env,
+        record_running_port,
+    )
 
     settings = get_settings()
     port = port or settings.airflow_port
@@ -604,6 +609,7 @@ def airflow_up(
     log_dir = settings.state_path / "airflow" / "components"
     with running_airflow(env, port=port, log_dir=log_dir, host=host) as procs:
         wait_healthy(f"http://127.0.0.1:{port}", procs=procs)
+        record_running_port(settings, port)  # `trendcast airflow env` then prints this port, not the default
         console.print(
             f"Airflow UI: http://localhost:{port}  user {ADMIN_USER}, password {admin_password(settings)}\n"
             f"Component logs: {log_dir}. Ctrl-C stops everything."
@@ -613,6 +619,7 @@ def airflow_up(
                 time.sleep(2)
         except KeyboardInterrupt:
             console.print("stopping Airflow …")
+        record_running_port(settings, None)
         dead = [name for name, p in procs.items() if p.poll() is not None]
         if dead:
             console.print(f"[red]stopped:[/] {', '.join(dead)}; see {log_dir}")

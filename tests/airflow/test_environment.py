@@ -57,3 +57,17 @@ def test_as_of_date_is_the_last_day_on_or_before_the_logical_date(settings: Sett
         as_of_date(dt.date(2023, 12, 31), settings)
     with connect(settings) as conn:
         assert conn.execute(sa.text("select count(*) from marts.ml_item_daily_sales")).scalar() == 3
+
+
+def test_airflow_env_prints_the_port_airflow_up_runs_on(settings: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from trendcast.cli import app
+
+    environment.record_running_port(settings, 9191)  # as `trendcast airflow up --port 9191` does once healthy
+    printed = CliRunner().invoke(app, ["airflow", "env"]).stdout
+    assert "export AIRFLOW__API__BASE_URL=http://localhost:9191" in printed
+    environment.record_running_port(settings, None)  # stopped: back to the configured port
+    assert "http://localhost:8080" in CliRunner().invoke(app, ["airflow", "env"]).stdout
+    (settings.state_path / "airflow" / "api_server.json").write_text('{"pid": 999999999, "port": 9191}')
+    assert environment.running_port(settings) is None  # a killed `airflow up` leaves a stale note: ignored

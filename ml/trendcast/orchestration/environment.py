@@ -73,6 +73,30 @@ def admin_password(settings: Settings) -> str:
     return json.loads(file.read_text())[ADMIN_USER]
 
 
+def _running_file(settings: Settings) -> Path:
+    return airflow_home(settings) / "api_server.json"
+
+
+def record_running_port(settings: Settings, port: int | None) -> None:
+    """Note the port a running ``trendcast airflow up`` serves on (``None``: it stopped)."""
+    file = _running_file(settings)
+    if port is None:
+        file.unlink(missing_ok=True)
+        return
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(json.dumps({"pid": os.getpid(), "port": port}))
+
+
+def running_port(settings: Settings) -> int | None:
+    """The port of this state dir's running ``trendcast airflow up``, if its process is alive."""
+    try:
+        running = json.loads(_running_file(settings).read_text())
+        os.kill(int(running["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return int(running["port"])
+
+
 def airflow_env(
     settings: Settings | None = None,
     *,
@@ -84,7 +108,7 @@ def airflow_env(
     settings = settings or get_settings()
     home = airflow_home(settings)
     home.mkdir(parents=True, exist_ok=True)
-    port = port or settings.airflow_port
+    port = port or running_port(settings) or settings.airflow_port
     admin_password(settings)  # creates the passwords file on first use
     jwt_secret = _secret_file(home / "jwt_secret", lambda: secrets.token_urlsafe(64))
     db_url = metadata_url or settings.airflow_metadata_url or f"sqlite:///{home / 'airflow.db'}"
