@@ -224,10 +224,16 @@ def backtest(
             help="Long-format csv/parquet (unique_id, ds, y) instead of the mart.",
         ),
     ] = None,
-    horizon: Annotated[int, typer.Option(help="Days ahead.")] = 28,
-    folds: Annotated[int, typer.Option(help="Rolling-origin folds.")] = 3,
+    horizon: Annotated[int, typer.Option(min=1, help="Days ahead.")] = 28,
+    folds: Annotated[int, typer.Option(min=1, help="Rolling-origin folds.")] = 3,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Also write leaderboard, per-fold and per-item metrics (.json/.csv)."),
+    ] = None,
 ) -> None:
     """Rolling-origin backtest of models beside the baselines, on the feature mart or your own series."""
+    if output is not None and output.suffix.lower() not in (".json", ".csv"):
+        raise typer.BadParameter(f"{output}: name a .json or .csv file", param_hint="--output")
     from trendcast.forecasting.data import load_item_daily_sales, read_series_file
     from trendcast.forecasting.workflow import BASELINES, build_models, leaderboard, run_backtest
 
@@ -238,7 +244,12 @@ def backtest(
             result, evaluation = run_backtest(frame, build_models(names), horizon=horizon, n_folds=folds)
     except TrendcastError as exc:
         raise _fail(exc) from None
-    _print_leaderboard(leaderboard(result, evaluation).to_dict("records"), [f"{c:%Y-%m-%d}" for c in result.cutoffs])
+    board = leaderboard(result, evaluation)
+    _print_leaderboard(board.to_dict("records"), [f"{c:%Y-%m-%d}" for c in result.cutoffs])
+    if output is not None:
+        from trendcast.forecasting.backtest_report import write_backtest_report
+
+        console.print(f"report: {write_backtest_report(output, result, board, evaluation)}")
 
 
 @app.command()
