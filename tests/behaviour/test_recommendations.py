@@ -30,6 +30,7 @@ from trendcast.behaviour.recommendations import (
     rank_metrics,
     split_browsing,
     top_k_items,
+    tune_cooccurrence,
 )
 from trendcast.behaviour.sasrec import SASRecConfig
 from trendcast.settings import Settings, get_settings
@@ -163,6 +164,31 @@ def test_cooccurrence_recovers_planted_affinity_partners(generated) -> None:
     # ... and far above what popularity gives the same pairs
     popular = set(top_k_items(PopularityRecommender().fit(data.histories, data.n_items).score([[]]), 10)[0])
     assert np.mean([index[b] in popular for _, b in pairs]) < 0.5
+
+
+def test_rank_metrics_top1_share_counts_the_most_frequent_first_item() -> None:
+    top = np.array([[5, 1], [5, 2], [3, 5], [5, 0]])
+    assert rank_metrics(top, [np.array([1])] * 4, k=2)["top1_share"] == 0.75
+
+
+def test_diverse_tuning_stops_the_best_seller_topping_every_list(generated) -> None:
+    """Chosen on the validation split: held-out lists diverse, HR@10 within 2 % of the old NDCG-only choice
+    (measured here: top item in 89 % of validation lists before)."""
+    frame, _ = generated
+    data = purchases_from_frame(frame)
+    split = leave_last_out(data.histories, data.customers)
+    params, trials = tune_cooccurrence(split.train_histories, data.n_items)
+    assert len(trials) == 24 and {t["debias"] for t in trials} == {0.0, 0.1, 0.2, 0.3}
+    old = max((t for t in trials if t["debias"] == 0.0), key=lambda t: t["ndcg@10"])
+    assert old["top1_share"] > 0.8
+    chosen = next(t for t in trials if all(t[key] == value for key, value in params.items()))
+    assert chosen["top1_share"] <= 0.3
+    before, after = (
+        evaluate(CooccurrenceRecommender(**p).fit(split.train_histories, data.n_items), split.inputs, split.targets)
+        for p in ({key: old[key] for key in ("decay", "repeat", "shrink")}, params)
+    )
+    assert before["top1_share"] > 0.3 >= after["top1_share"]
+    assert after["hr@10"] >= 0.98 * before["hr@10"]
 
 
 def test_generated_leave_last_out_learned_models_match_popularity(generated) -> None:

@@ -84,6 +84,12 @@ CART_WEIGHT = 2.0
 BROWSING_DAYS = 30
 #: Weight of browsing (profile and co-viewed sessions) relative to purchases when events exist.
 EVENT_WEIGHT = 0.5
+#: Popularity-debiasing strengths the tuning tries (0: none); see ``CooccurrenceRecommender``.
+DEBIAS_GRID = (0.0, 0.1, 0.2, 0.3)
+#: Tuning prefers settings whose most frequent first item tops at most this share of the validation lists.
+MAX_TOP1_SHARE = 0.3
+# Relative popularity of never-bought items in the debiasing divisor (keeps it finite).
+_POPULARITY_FLOOR = 1e-3
 
 Basket = np.ndarray  # item indices (int64) of one invoice
 History = list[Basket]  # a customer's baskets in time order
@@ -372,6 +378,8 @@ class CooccurrenceRecommender:
     by ``decay ** age``, ``S_ij = C_ij / (n_i ** (1 - alpha) * n_j ** alpha + shrink)`` (``C`` = baskets holding
     both, diagonal removed, ``n`` = baskets holding one; ``alpha`` 0.5 is cosine, higher values damp popular
     candidates) and ``repeat`` rewards re-buying the customer's own items; popularity only breaks ties.
+    ``debias`` divides every score by ``popularity ** debias`` (popularity relative to the best-seller), so the
+    global best-seller, which co-occurs with nearly everything, stops topping almost every list.
     With a clickstream, co-viewed sessions add ``event_weight`` x their co-occurrence to ``C`` and ``n`` and the
     customer's recent browsing profile joins ``profile`` with weight ``event_weight``.
     """
@@ -386,9 +394,10 @@ class CooccurrenceRecommender:
         alpha: float = 0.5,
         neighbours: int = 200,
         event_weight: float = 0.0,
+        debias: float = 0.0,
     ) -> None:
         self.decay, self.repeat, self.shrink, self.alpha = decay, repeat, shrink, alpha
-        self.neighbours, self.event_weight = neighbours, event_weight
+        self.neighbours, self.event_weight, self.debias = neighbours, event_weight, debias
         self.similarity: sp.csr_matrix | None = None
         self.popularity: np.ndarray | None = None
 
@@ -400,6 +409,7 @@ class CooccurrenceRecommender:
             "alpha": self.alpha,
             "neighbours": self.neighbours,
             "event_weight": self.event_weight,
+            "debias": self.debias,
         }
 
     def fit(
@@ -432,6 +442,9 @@ class CooccurrenceRecommender:
         scores = np.asarray((profile @ self.similarity).todense(), dtype=np.float32)
         scores += self.repeat * np.asarray(profile.todense(), dtype=np.float32)
         scores += 1e-6 * self.popularity
+        debias = getattr(self, "debias", 0.0)  # models pickled before the parameter existed
+        if debias:
+            scores /= (self.popularity + _POPULARITY_FLOOR) ** debias
         return scores
 
 
@@ -448,11 +461,12 @@ def top_k_items(scores: np.ndarray, k: int = TOP_K) -> np.ndarray:
 
 
 def rank_metrics(top: np.ndarray, targets: Sequence[Basket], k: int = TOP_K) -> dict[str, float]:
-    """HR@k and NDCG@k (binary relevance, every target item relevant) of top-k lists against target baskets."""
+    """HR@k and NDCG@k (binary relevance, every target item relevant) of top-k lists against target baskets, and
+    ``top1_share``: the share of lists whose first item is the most frequent first item (1 = same for all)."""
     if len(top) != len(targets):
         raise ValueError(f"{len(top)} ranked lists for {len(targets)} targets")
     if not len(targets):
-        return {f"hr@{k}": float("nan"), f"ndcg@{k}": float("nan")}
+        return {f"hr@{k}": float("nan"), f"ndcg@{k}": float("nan"), "top1_share": float("nan")}
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     hits, ndcgs = np.zeros(len(targets)), np.zeros(len(targets))
     for u, (ranked, target) in enumerate(zip(top[:, :k], targets, strict=True)):
@@ -460,7 +474,8 @@ def rank_metrics(top: np.ndarray, targets: Sequence[Basket], k: int = TOP_K) -> 
         hits[u] = relevant.any()
         ideal = discounts[: min(len(np.unique(target)), k)].sum()
         ndcgs[u] = (discounts[: len(ranked)] * relevant).sum() / ideal if ideal else 0.0
-    return {f"hr@{k}": float(hits.mean()), f"ndcg@{k}": float(ndcgs.mean())}
+    top1_share = np.unique(top[:, 0], return_counts=True)[1].max() / len(top)
+    return {f"hr@{k}": float(hits.mean()), f"ndcg@{k}": float(ndcgs.mean()), "top1_share": float(top1_share)}
 
 
 def evaluate(
@@ -497,15 +512,23 @@ def tune_cooccurrence(
     grid: Sequence[dict[str, float]] | None = None,
     k: int = TOP_K,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    """Pick decay / repeat / shrink on the validation split (second-to-last baskets) by NDCG@k."""
+    """Pick decay / repeat / shrink / debias on the validation split (second-to-last baskets): the best NDCG@k
+    among settings whose lists are diverse (``top1_share`` <= :data:`MAX_TOP1_SHARE`), else the best overall."""
     valid = leave_last_out(train_histories)
-    grid = grid or [{"decay": d, "repeat": r, "shrink": 5.0} for d in (0.5, 0.8) for r in (0.5, 2.0, 5.0)]
+    grid = grid or [
+        {"decay": d, "repeat": r, "shrink": 5.0, "debias": b}
+        for d in (0.5, 0.8)
+        for r in (0.5, 2.0, 5.0)
+        for b in DEBIAS_GRID
+    ]
     trials = []
     for params in grid:
         model = CooccurrenceRecommender(**params).fit(valid.train_histories, n_items)
         trials.append({**params, **evaluate(model, valid.inputs, valid.targets, k)})
-    best = max(trials, key=lambda t: t[f"ndcg@{k}"])
-    return {key: best[key] for key in ("decay", "repeat", "shrink", "alpha", "neighbours") if key in best}, trials
+    diverse = [t for t in trials if t["top1_share"] <= MAX_TOP1_SHARE]
+    best = max(diverse or trials, key=lambda t: t[f"ndcg@{k}"])
+    keys = ("decay", "repeat", "shrink", "alpha", "neighbours", "debias")
+    return {key: best[key] for key in keys if key in best}, trials
 
 
 # ---------------------------------------------------------------------------------------------- benchmark
