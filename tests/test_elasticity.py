@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from trendcast.cli import app
 from trendcast.elasticity import (
     CATEGORY_ELASTICITY_TABLE,
     ITEM_ELASTICITY_TABLE,
@@ -18,9 +20,11 @@ from trendcast.elasticity import (
 )
 from trendcast.generate import generate
 from trendcast.generation.catalog import ELASTICITY
+from trendcast.price_what_if import price_what_if
 from trendcast.settings import Settings
 from trendcast.warehouse import connect, row_count
 
+runner = CliRunner()
 TOLERANCE = 0.3  # the issue's acceptance: within +-0.3 of the planted value
 
 
@@ -93,16 +97,70 @@ def test_panel_lags_the_price_keeps_zero_days_and_drops_closed_days() -> None:
     assert panel.loc[panel["item_id"] == "B", "sale_date"].dt.day.tolist() == [2, 3, 5, 6]
 
 
-def test_run_elasticity_writes_both_tables_idempotently(generated: pd.DataFrame, settings: Settings) -> None:
+def _write(settings: Settings, schema: str, table: str, frame: pd.DataFrame) -> None:
     with connect(settings) as conn:
         dbapi = conn.connection.dbapi_connection
-        dbapi.execute("create schema if not exists marts")
-        dbapi.register("_frame", generated)
-        dbapi.execute("create table marts.ml_item_daily_sales as select * from _frame")
+        dbapi.execute(f"create schema if not exists {schema}")
+        dbapi.register("_frame", frame)
+        dbapi.execute(f"create or replace table {schema}.{table} as select * from _frame")
         dbapi.unregister("_frame")
+
+
+def flat_forecast(mart: pd.DataFrame, units_per_day: float = 2.0, horizon: int = 28) -> pd.DataFrame:
+    """Every item forecast at ``units_per_day`` for ``horizon`` days after the data cutoff."""
+    cutoff = mart["sale_date"].max()
+    items = mart["item_id"].unique()
+    h = np.arange(1, horizon + 1)
+    return pd.DataFrame(
+        {
+            "forecast_date": cutoff,
+            "item_id": np.repeat(items, horizon),
+            "target_date": cutoff + pd.to_timedelta(np.tile(h, items.size), unit="D"),
+            "horizon": np.tile(h, items.size),
+            "y_hat": units_per_day,
+        }
+    )
+
+
+def test_estimate_writes_idempotently_and_what_if_scales_the_forecast(
+    generated: pd.DataFrame, settings: Settings
+) -> None:
+    _write(settings, "marts", "ml_item_daily_sales", generated)
+    assert runner.invoke(app, ["elasticity", "what-if", "--category", "bags", "--price-change", "-10%"]).exit_code == 1
     first = run_elasticity(settings)
-    again = run_elasticity(settings)
+    result = runner.invoke(app, ["elasticity", "estimate"])
+    assert result.exit_code == 0, result.output
     assert first.scoring_date == generated["sale_date"].max().date()
     with connect(settings) as conn:
-        assert row_count(conn, "scores", CATEGORY_ELASTICITY_TABLE.name) == len(again.categories) >= 4
-        assert row_count(conn, "scores", ITEM_ELASTICITY_TABLE.name) == len(again.items) > 0
+        assert row_count(conn, "scores", CATEGORY_ELASTICITY_TABLE.name) == len(first.categories) >= 4
+        assert row_count(conn, "scores", ITEM_ELASTICITY_TABLE.name) == len(first.items) > 0
+
+    no_forecasts = runner.invoke(app, ["elasticity", "what-if", "--category", "bags", "--price-change", "-10%"])
+    assert no_forecasts.exit_code == 1 and "no forecasts" in no_forecasts.output
+    _write(settings, "forecasts", "item_daily_forecast", flat_forecast(generated))
+
+    bags = first.categories.set_index("category").loc["bags"]
+    n_bags = generated.loc[generated["category"] == "bags", "item_id"].nunique()
+    answer = price_what_if(-0.10, category="bags", settings=settings)
+    assert answer.n_items == n_bags and answer.horizon_days == 28
+    assert answer.units_base == pytest.approx(2.0 * 28 * n_bags)
+    assert answer.units == pytest.approx(answer.units_base * 0.9 ** bags["elasticity"])
+    assert answer.units_lo == pytest.approx(answer.units_base * 0.9 ** bags["elasticity_hi_95"])
+    assert answer.units_lo < answer.units < answer.units_hi
+    assert answer.revenue == pytest.approx(answer.revenue_base * 0.9 ** (1 + bags["elasticity"]))
+
+    shown = runner.invoke(app, ["elasticity", "what-if", "--category", "bags", "--price-change", "-10%"])
+    assert shown.exit_code == 0, shown.output
+    assert f"units {answer.units_base:,.0f} -> {answer.units:,.0f}" in shown.output
+    item = first.items["item_id"].iloc[0]
+    by_item = runner.invoke(app, ["elasticity", "what-if", "--item", item, "--price-change", "0.05"])
+    assert by_item.exit_code == 0 and f"(item {item})" in by_item.output
+    for args, message in (
+        (["--category", "nope", "--price-change", "-10%"], "no elasticity for category 'nope' (estimated: bags,"),
+        (["--item", "NOPE", "--price-change", "-10%"], "unknown item 'NOPE'"),
+        (["--category", "bags", "--price-change", "-100%"], "must be above -100%"),
+        (["--category", "bags", "--price-change", "cheap"], "must look like"),
+    ):
+        failed = runner.invoke(app, ["elasticity", "what-if", *args])
+        assert failed.exit_code == 2 and message in failed.output, failed.output
+        assert "Traceback" not in failed.output and len(failed.output.strip().splitlines()) == 1

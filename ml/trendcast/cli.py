@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from trendcast.elasticity_cli import elasticity_app
 from trendcast.exceptions import TrendcastError, UnknownNameError
 from trendcast.model_names import MODEL_FAMILIES, MODEL_NAMES
 from trendcast.orchestration.demo import DEMO_DAGS
@@ -560,6 +561,7 @@ def report(
 
 airflow_app = typer.Typer(help="trendcast's own Airflow: setup, local UI, one DAG run.", no_args_is_help=True)
 app.add_typer(airflow_app, name="airflow")
+app.add_typer(elasticity_app, name="elasticity")
 
 
 @airflow_app.command("env")
