@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from trendcast import warehouse
+from trendcast.behaviour.scores import ScoreTable
 from trendcast.cli import app
 from trendcast.elasticity import (
     CATEGORY_ELASTICITY_TABLE,
@@ -164,3 +166,24 @@ def test_estimate_writes_idempotently_and_what_if_scales_the_forecast(
         failed = runner.invoke(app, ["elasticity", "what-if", *args])
         assert failed.exit_code == 2 and message in failed.output, failed.output
         assert "Traceback" not in failed.output and len(failed.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("table", [CATEGORY_ELASTICITY_TABLE, ITEM_ELASTICITY_TABLE])
+def test_dbt_source_documents_every_column(table: ScoreTable) -> None:
+    import yaml
+
+    from trendcast.settings import DBT_PROJECT_DIR
+
+    sources = yaml.safe_load((DBT_PROJECT_DIR / "models" / "staging" / "__sources.yml").read_text())["sources"]
+    scores = next(s for s in sources if s["name"] == "scores")
+    declared = next(t for t in scores["tables"] if t["name"] == table.name)
+    assert [c["name"] for c in declared["columns"]] == list(table.columns)
+
+
+def test_output_tables_include_the_elasticity_tables(settings: Settings) -> None:
+    from trendcast.outputs import ensure_output_tables
+
+    ensure_output_tables(settings)
+    with connect(settings) as conn:
+        assert row_count(conn, "scores", CATEGORY_ELASTICITY_TABLE.name) == 0
+        assert warehouse.table_exists(conn, "scores", ITEM_ELASTICITY_TABLE.name)

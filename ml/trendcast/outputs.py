@@ -33,4 +33,7 @@ def ensure_output_tables(settings: Settings | None = None) -> None:
         from trendcast.text_embeddings import ensure_embedding_table
 
         ensure_score_tables(conn, (RECOMMENDATIONS_TABLE,))
+        from trendcast.elasticity import CATEGORY_ELASTICITY_TABLE, ITEM_ELASTICITY_TABLE
+
+        ensure_score_tables(conn, (CATEGORY_ELASTICITY_TABLE, ITEM_ELASTICITY_TABLE))
         ensure_embedding_table(conn)
