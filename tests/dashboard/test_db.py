@@ -94,3 +94,34 @@ def test_segments_show_the_latest_scoring_date(settings: Settings) -> None:
         "table": "scores.customer_segments",
         "rows": [{"segment": "lapsed", "customers": 2}, {"segment": "loyal", "customers": 1}],
     }
+
+
+def test_the_gate_row_shows_the_gates_run_not_a_later_score_suite(settings: Settings) -> None:
+    from trendcast.dashboard import queries
+
+    _make_warehouse(
+        settings,
+        "create schema ops; create table ops.dq_runs as select * from (values "
+        "('gate-1', 'raw.transactions', timestamp '2024-02-01 10:00', timestamp '2024-02-01 10:01', true, 900), "
+        "('gate-1', 'marts.ml_item_daily_sales', timestamp '2024-02-01 10:01', timestamp '2024-02-01 10:02', "
+        "false, 700), "
+        "('recs-1', 'scores.customer_recommendations', timestamp '2024-02-01 11:00', "
+        "timestamp '2024-02-01 11:01', true, 50)"
+        ") t(run_id, table_name, started_at, finished_at, success, n_rows)",
+    )
+    warehouse = ReadOnlyWarehouse(settings)
+    with warehouse.connection() as conn:
+        runs = queries.latest_runs(conn, queries.available_tables(conn))
+    warehouse.dispose()
+    gate = next(run for run in runs if run["step"] == "data-quality gate")
+    assert gate["run_id"] == "gate-1" and gate["status"] == "failed"
+    assert gate["detail"] == "2 suites, 1,600 rows, 1 failed"
+
+
+def test_the_segments_link_leads_to_the_segments_section(settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from trendcast.dashboard import create_app
+
+    response = TestClient(create_app(settings), follow_redirects=False).get("/segments")
+    assert response.status_code == 307 and response.headers["location"] == "/anomalies#segments"

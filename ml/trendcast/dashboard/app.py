@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -174,6 +174,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         elif customer and not rv["customer"]:
             response.status_code = 404  # the page still shows the overview, with the "no such customer" message
         return response
+
+    @app.get("/segments", include_in_schema=False)
+    def segments_page(request: Request) -> RedirectResponse:
+        """Customer segments are shown on the anomalies page."""
+        return RedirectResponse(f"{base(request)}/anomalies#segments")
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:

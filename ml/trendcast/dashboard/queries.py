@@ -69,6 +69,8 @@ _COUNTRY_ITEM_SALES = "marts.ml_country_item_daily_sales"
 _PROPENSITY = "scores.customer_purchase_propensity"
 _SEGMENTS = "scores.customer_segments"
 _RECOMMENDATIONS = "scores.customer_recommendations"
+#: The gate's runs are those that validate the feature mart (score suites run on their own, later).
+_GATE_TABLE = "marts.ml_item_daily_sales"
 
 
 def _latest(table: str) -> str:
@@ -102,7 +104,10 @@ def latest_runs(conn: Connection, tables: set[str]) -> list[dict[str, Any]]:
             conn,
             "select run_id, min(started_at) as started_at, max(finished_at) as finished_at, "
             "count(*) as suites, sum(case when success then 0 else 1 end) as failed_suites, "
-            "sum(n_rows) as n_rows from ops.dq_runs group by run_id order by max(finished_at) desc limit 1",
+            "sum(n_rows) as n_rows from ops.dq_runs where run_id in "
+            "(select run_id from ops.dq_runs where table_name = :gate_table) "
+            "group by run_id order by max(finished_at) desc limit 1",
+            {"gate_table": _GATE_TABLE},
         )
         for row in _records(frame):
             ok = row["failed_suites"] == 0
