@@ -63,3 +63,13 @@ def test_a_file_held_by_another_process_is_left_to_it(settings: Settings) -> Non
 def test_postgres_needs_no_snapshot(tmp_path) -> None:  # noqa: ANN001 - pytest's tmp_path
     assert publish_snapshot(Settings(warehouse="postgres", state_dir=tmp_path)) is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cosmos_dbt_callback_publishes(settings: Settings) -> None:
+    from trendcast.orchestration.dagkit import release_after_dbt
+
+    settings.duckdb_file.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.duckdb_file)) as con:  # as a Cosmos dbt task leaves it
+        con.execute("create table t as select 1 as a")
+    release_after_dbt("dbt_project")
+    assert _rows(settings) == 1
