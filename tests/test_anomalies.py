@@ -198,6 +198,9 @@ def test_daily_run_reads_the_mart_stores_and_sends_the_digest() -> None:
     with duckdb.connect(str(get_settings().duckdb_file)) as con:
         stored = con.execute("select count(*) from ops.sales_anomalies where detection_date = ?", [last]).fetchone()
     assert stored[0] == len(anomalies)
+    again, repeated = run_daily_anomalies(days=28)  # a rerun of the same date: same digest, not sent again
+    assert repeated is None and len(again) == len(anomalies)
+    assert len(list(delivery.path.parent.glob("*.eml"))) == 1
     digest = email.message_from_bytes(delivery.path.read_bytes(), policy=email.policy.default)
     assert digest["Subject"] == (
         f"[trendcast] Daily digest {last.isoformat()}: {(anomalies['level'] == 'item').sum()} item and "

@@ -384,6 +384,7 @@ def run_daily_anomalies(
 ) -> tuple[pd.DataFrame, Delivery | None]:
     """Detect anomalies in the last ``days`` days of marts.ml_item_daily_sales, store them, send the digest."""
     from trendcast.alerts import deliver
+    from trendcast.delivery_log import already_delivered, content_hash, record_delivery
 
     settings = settings or get_settings()
     params = params or AnomalyParams()
@@ -407,12 +408,16 @@ def run_daily_anomalies(
         frame, since=since, params=params, detection_date=detection_date, holidays=_bank_holidays()
     )
     write_sales_anomalies(anomalies, detection_date, settings)
-    delivery = (
-        deliver(
-            build_daily_digest(anomalies, detection_date=detection_date, settings=settings, gate=gate),
-            settings,
-        )
-        if send
-        else None
-    )
+    if not send:
+        return anomalies, None
+    message = build_daily_digest(anomalies, detection_date=detection_date, settings=settings, gate=gate)
+    # what the digest reports, not when it was built: the anomalies found and the gate's verdict
+    keys = anomalies[["level", "item_id", "sale_date", "direction"]].astype(str).sort_values(["sale_date", "item_id"])
+    digest = content_hash(keys.to_csv(index=False) + f"gate={None if gate is None else gate.passed}")
+    key = detection_date.isoformat()
+    if already_delivered("daily-digest", key, digest, settings):
+        log.info("the digest for %s was already sent with the same content: not sending it again", key)
+        return anomalies, None
+    delivery = deliver(message, settings)
+    record_delivery("daily-digest", key, digest, delivery, settings)
     return anomalies, delivery

@@ -333,7 +333,7 @@ def anomalies(
         found, delivery = run_daily_anomalies(days=days)
     except TrendcastError as exc:
         raise _fail(exc) from None
-    where = (delivery.path or delivery.server) if delivery else "-"
+    where = (delivery.path or delivery.server) if delivery else "already sent for this date (unchanged)"
     console.print(f"{len(found):,} anomalies in the last {days} days; digest: {where}")
 
 
