@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel
 
-from trendcast.exceptions import ModelNotFoundError
+from trendcast.exceptions import UnknownNameError
 from trendcast.settings import Settings, get_settings
 
 __all__ = ["ManualPromotion", "promote_version", "promote_command"]
@@ -40,7 +40,7 @@ def promote_version(
     """Set ``@champion`` of registered ``model`` (``trendcast-item-demand`` or ``item_demand``) to ``version``.
 
     Raises:
-        ModelNotFoundError: unknown model or version; the message lists the valid ones.
+        UnknownNameError: unknown model or version; the message lists the valid ones (the CLI exits 2).
     """
     from mlflow.exceptions import MlflowException
 
@@ -51,12 +51,12 @@ def promote_version(
         names = sorted(m.name for m in client.search_registered_models())
         name = model if model in names else "trendcast-" + model.replace("_", "-").lower()
         if name not in names:
-            raise ModelNotFoundError(
+            raise UnknownNameError(
                 f"unknown registered model {model!r}; registered: {', '.join(names) or 'none (run trendcast train)'}"
             )
         versions = sorted((str(v.version) for v in client.search_model_versions(f"name = '{name}'")), key=int)
         if str(version) not in versions:
-            raise ModelNotFoundError(f"{name} has no version {version}; versions: {', '.join(versions)}")
+            raise UnknownNameError(f"{name} has no version {version}; versions: {', '.join(versions)}")
         try:
             previous: str | None = str(client.get_model_version_by_alias(name, CHAMPION).version)
         except MlflowException:
@@ -98,11 +98,7 @@ def promote_command(
     """Serve a registered version as @champion (a human decision, recorded with who and why)."""
     from rich.console import Console
 
-    try:
-        done = promote_version(model, version, by=by or getpass.getuser(), reason=reason)
-    except ModelNotFoundError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+    done = promote_version(model, version, by=by or getpass.getuser(), reason=reason)  # errors: the CLI's group
     was = f"v{done.previous_version}" if done.previous_version else "none"
     Console().print(
         f"@champion of {done.registered_model}: v{done.version} ({done.family}), was {was}; "
