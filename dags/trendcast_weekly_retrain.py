@@ -8,7 +8,8 @@ challenger beats SeasonalNaive and the current champion on the same folds with a
 The daily DAG always scores with whatever `@champion` is at that moment.
 
 Beside it, the customer-behaviour models: `propensity` (retrained and promoted under the same champion /
-challenger rule), `segments` (refitted, written to `scores.customer_segments` and validated), and
+challenger rule), `segments` (refitted, written to `scores.customer_segments` and validated), `elasticity` (own-price
+elasticities per category and item into `scores.*_price_elasticity`, validated), and
 `item_text_embeddings` -> `recommenders` (the families of the `recommender_families` param; co-occurrence by
 default, add `"sasrec"` when minutes of CPU per week are fine: about 17 min on Online Retail II).
 """
@@ -68,6 +69,10 @@ def trendcast_weekly_retrain() -> None:
         return retrain.segments()
 
     @task
+    def elasticity() -> dict:
+        return retrain.elasticity()
+
+    @task
     def item_text_embeddings() -> dict:
         return tasks.item_text_embeddings()
 
@@ -78,6 +83,7 @@ def trendcast_weekly_retrain() -> None:
     chain(backtest(), register(), promote())
     propensity()
     segments()
+    elasticity()
     chain(item_text_embeddings(), recommenders())
 
 

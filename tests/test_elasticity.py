@@ -187,3 +187,13 @@ def test_output_tables_include_the_elasticity_tables(settings: Settings) -> None
     with connect(settings) as conn:
         assert row_count(conn, "scores", CATEGORY_ELASTICITY_TABLE.name) == 0
         assert warehouse.table_exists(conn, "scores", ITEM_ELASTICITY_TABLE.name)
+
+
+def test_weekly_task_estimates_and_passes_its_suite(generated: pd.DataFrame, settings: Settings) -> None:
+    from trendcast.orchestration import retrain
+
+    _write(settings, "marts", "ml_item_daily_sales", generated)
+    summary = retrain.elasticity(settings)
+    assert summary["validation_run_id"]
+    assert len(summary["categories"]) >= 4
+    assert all(abs(e - ELASTICITY) <= TOLERANCE for e in summary["categories"].values())

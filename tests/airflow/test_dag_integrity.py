@@ -69,6 +69,7 @@ EXPECTED_TASKS = {
         "promote",
         "propensity",
         "segments",
+        "elasticity",
         "item_text_embeddings",
         "recommenders",
     },

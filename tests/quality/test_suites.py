@@ -32,6 +32,7 @@ def test_one_suite_per_validated_table() -> None:
         "scores.customer_recommendations",
         "scores.customer_purchase_propensity",
         "scores.customer_segments",
+        "scores.category_price_elasticity",
     }
     for name, suite in suites.items():
         assert suite.path.name == f"{name}.json"  # file named after the suite / table

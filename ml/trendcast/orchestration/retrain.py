@@ -24,6 +24,7 @@ __all__ = [
     "promote",
     "propensity",
     "segments",
+    "elasticity",
     "recommenders",
 ]
 
@@ -194,6 +195,25 @@ def segments(settings: Settings | None = None) -> dict[str, Any]:
         "k": report.k,
         "silhouette": round(report.silhouette, 4),
         "model": f"{report.model_name} v{report.model_version}",
+        "validation_run_id": gate.run_id,
+    }
+
+
+def elasticity(settings: Settings | None = None) -> dict[str, Any]:
+    """Re-estimate price elasticities into scores.*_price_elasticity, then the category table's suite."""
+    from trendcast.elasticity import run_elasticity
+    from trendcast.quality.gate import run_gate
+
+    settings = settings or get_settings()
+    release_dbt_connection()
+    report = run_elasticity(settings)
+    gate = run_gate(
+        ["scores.category_price_elasticity"], expected_cutoff=None, settings=settings, raise_on_failure=True
+    )
+    return {
+        "scoring_date": report.scoring_date.isoformat(),
+        "categories": {r.category: round(r.elasticity, 3) for r in report.categories.itertuples()},
+        "items": len(report.items),
         "validation_run_id": gate.run_id,
     }
 
