@@ -60,7 +60,10 @@ def test_fresh_install_serves_a_baseline_when_the_trained_model_fails_promotion(
     assert not rejected["promoted"] and "not 90% below SeasonalNaive's" in rejected["reason"]
     assert served["fallback"] and served["promoted"]
     assert served["reason"].startswith("trained TrendcastXGB failed promotion: wrmsse ")
-    assert served["reason"].endswith(f"; serving baseline {best}")
+    assert (
+        f"; serving baseline {best} (wrmsse {board[best]['wrmsse']:.3f}, bias {board[best]['bias']:.2f})"
+        in served["reason"]
+    )
 
     info = registry.get_model_info(workflow.TARGET, settings=settings)
     assert info.family == best and info.fallback and info.version == "2"

@@ -100,7 +100,13 @@ def serve_baseline_if_unserved(
     name = pick_baseline(overall, baselines)
     metrics = dict(overall[name])
     why = "; ".join(f"trained {model} failed promotion: {reason}" for model, reason in rejected.items())
-    reason = f"{why or 'no trained model'}; serving baseline {name}"
+    low, high = registry.BIAS_RANGE
+    bias = _num(metrics, "bias")
+    note = "" if low <= bias <= high else ", no baseline within the bias bounds: the closest to 1"
+    reason = (
+        f"{why or 'no trained model'}; serving baseline {name} "
+        f"(wrmsse {_num(metrics, 'wrmsse'):.3f}, bias {bias:.2f}{note})"
+    )
     (model,) = build_models([name])
     model.fit(df)
     try:
