@@ -16,6 +16,7 @@ from trendcast.cli import app
 from trendcast.elasticity import (
     CATEGORY_ELASTICITY_TABLE,
     ITEM_ELASTICITY_TABLE,
+    ElasticityParams,
     estimate_elasticities,
     prepare_panel,
     run_elasticity,
@@ -197,3 +198,9 @@ def test_weekly_task_estimates_and_passes_its_suite(generated: pd.DataFrame, set
     assert summary["validation_run_id"]
     assert len(summary["categories"]) >= 4
     assert all(abs(e - ELASTICITY) <= TOLERANCE for e in summary["categories"].values())
+
+
+def test_pooled_fit_keeps_the_best_selling_items_per_category(generated: pd.DataFrame) -> None:
+    categories, items = estimate_elasticities(generated, ElasticityParams(max_items_per_category=2))
+    assert categories["n_items"].max() == 2
+    assert (items.groupby("category").size() > 2).any()  # item-level fits still cover every identifying item

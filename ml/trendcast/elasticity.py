@@ -12,8 +12,10 @@ day's units. Rows: shop-open days (shop units > 0) between an item's first and l
 
 An item identifies an elasticity when at least ``min_varied_days`` of its days are priced at least
 ``min_log_price_gap`` (in log) away from its median price and as many are at the median; a per-item fit also
-needs ``min_item_days`` days. Errors: cluster-robust by item when a category has ``min_clusters`` items, else
-heteroskedasticity-robust (HC1); intervals are 95 % Wald intervals.
+needs ``min_item_days`` days. A category's pooled fit uses its ``max_items_per_category`` best-selling identifying
+items (the item dummies of a pooled fit grow with the items; item-level fits cover the rest). Errors:
+cluster-robust by item when a category has ``min_clusters`` items, else heteroskedasticity-robust (HC1);
+intervals are 95 % Wald intervals.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class ElasticityParams:
     min_varied_days: int = 28
     min_item_days: int = 120
     min_clusters: int = 20
+    max_items_per_category: int = 200
 
 
 def prepare_panel(frame: pd.DataFrame) -> pd.DataFrame:
@@ -144,7 +147,12 @@ def estimate_elasticities(
     params = params or ElasticityParams()
     panel = prepare_panel(frame)
     usable = panel[panel["item_id"].isin(identifying_items(panel, params))]
-    categories = [{"category": c, **fit_elasticity(g, params)} for c, g in usable.groupby("category", sort=True)]
+    units = usable.groupby(["category", "item_id"])["units_sold"].sum().sort_values(ascending=False, kind="stable")
+    pooled = units.groupby(level="category").head(params.max_items_per_category).index.get_level_values("item_id")
+    categories = [
+        {"category": c, **fit_elasticity(g, params)}
+        for c, g in usable[usable["item_id"].isin(pooled)].groupby("category", sort=True)
+    ]
     items = [
         {"item_id": i, "category": g["category"].iloc[0], **fit_elasticity(g, params)}
         for i, g in usable.groupby("item_id", sort=True)
