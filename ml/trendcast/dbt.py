@@ -151,6 +151,10 @@ def run_dbt(args: Sequence[str], settings: Settings | None = None) -> DbtRunResu
             publish_snapshot(settings)  # what dbt wrote, for the readers (trendcast.snapshot)
     elapsed = time.perf_counter() - started
 
+    if args and args[0] not in _OFFLINE_COMMANDS:
+        from trendcast.dbt_builds import record_builds
+
+        record_builds(Path(full_args[full_args.index("--target-path") + 1]) / "run_results.json", settings)
     failures, n_nodes = _collect(outcome.result)
     if outcome.exception is not None:
         failures.append(f"dbt: {type(outcome.exception).__name__}: {outcome.exception}")

@@ -199,12 +199,10 @@ class ForecastReport(BaseModel):
 
 
 def _dbt_invocation_id(settings: Settings) -> str:
-    from trendcast.dbt import target_path
+    """The dbt run that built the feature mart the forecast reads (recorded by every dbt path)."""
+    from trendcast.dbt_builds import latest_build
 
-    run_results = target_path(settings) / "run_results.json"
-    if run_results.exists():
-        return json.loads(run_results.read_text())["metadata"]["invocation_id"]
-    return "unknown"
+    return latest_build("ml_item_daily_sales", settings) or "unknown"
 
 
 def forecast(

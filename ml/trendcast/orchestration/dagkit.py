@@ -73,11 +73,13 @@ def manifest_path() -> Path:
 def release_after_dbt(project_dir: str, **_: Any) -> None:
     """Cosmos callback: close dbt-duckdb's connection so the next task in the same process can open the file,
     then publish what the model wrote to the readers' snapshot (:mod:`trendcast.snapshot`)."""
+    from trendcast.dbt_builds import record_builds
     from trendcast.orchestration.tasks import release_dbt_connection
     from trendcast.settings import get_settings
     from trendcast.snapshot import publish_snapshot
 
     release_dbt_connection()
+    record_builds(Path(project_dir) / "target" / "run_results.json", get_settings())  # the forecast's provenance
     publish_snapshot(get_settings())
 
 
