@@ -47,7 +47,7 @@ def test_demo_writes_forecasts_for_every_active_item(demo) -> None:
     assert (forecasts["y_hat_lo_95"] <= forecasts["y_hat_lo_80"]).all()
     assert (forecasts["y_hat_hi_80"] <= forecasts["y_hat_hi_95"]).all()
     assert forecasts["model_alias"].eq("champion").all()
-    consumer = read(settings, "select count(*) as n from marts.item_demand_forecasts where is_latest_forecast")
+    consumer = read(settings, "select count(*) as n from marts.item_demand_forecasts where is_latest")
     assert consumer["n"].item() == len(forecasts)
 
 

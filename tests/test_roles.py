@@ -159,7 +159,7 @@ def _owner_sql(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
 def test_reader_reads_consumer_marts_and_forecasts(wh: Warehouse, reader: Callable[..., list]) -> None:
     assert reader("select count(*) from forecasts.item_daily_forecast") == [(len(ITEMS) * H,)]
     rows = reader(
-        "select item_id, count(*), min(horizon_days), max(horizon_days), bool_and(is_latest_forecast), "
+        "select item_id, count(*), min(horizon_days), max(horizon_days), bool_and(is_latest), "
         "max(item_description) from marts.item_demand_forecasts group by item_id order by item_id"
     )
     assert [r[:5] for r in rows] == [("22423", H, 1, H, True), ("85123A", H, 1, H, True)]

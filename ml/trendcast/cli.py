@@ -463,7 +463,7 @@ def demo(
     console.print(f"[bold green]done[/] in {wall:.1f} s through Airflow (setup {summary.setup_s:.0f} s; {runs})")
     console.print(
         "Where to look:\n"
-        '  forecasts: trendcast sql "select * from marts.item_demand_forecasts where is_latest_forecast limit 10"\n'
+        '  forecasts: trendcast sql "select * from marts.item_demand_forecasts where is_latest limit 10"\n'
         '  trends:    trendcast sql "select * from marts.item_trends limit 10"\n'
         f"  Airflow UI: trendcast airflow up, then http://localhost:{settings.airflow_port} "
         f"(user {ADMIN_USER}, password {admin_password(settings)}); task logs in {summary.airflow_home}/logs\n"

@@ -258,7 +258,7 @@ def item_forecast(conn: Connection, tables: set[str], item_id: str) -> pd.DataFr
         conn,
         "select forecast_date, target_date, units_forecast, units_lower_80, units_upper_80, units_lower_95, "
         f"units_upper_95, model_name, model_version from {_FORECASTS} "
-        "where item_id = :item_id and is_latest_forecast order by target_date",
+        "where item_id = :item_id and is_latest order by target_date",
         {"item_id": item_id},
     )
 
@@ -314,7 +314,7 @@ def category_forecast(conn: Connection, tables: set[str], category: str) -> pd.D
     return read_frame(
         conn,
         f"select target_date, sum(units_forecast) as units_forecast from {_FORECASTS} "
-        "where category = :category and is_latest_forecast group by 1 order by 1",
+        "where category = :category and is_latest group by 1 order by 1",
         {"category": category},
     )
 

@@ -17,7 +17,7 @@ final as (
         cast(scores.recency_days as integer) as recency_days,
         cast(scores.frequency as bigint) as frequency,
         cast(scores.monetary as float8) as monetary,
-        scores.scoring_date = latest.scoring_date as is_latest_score,
+        scores.scoring_date = latest.scoring_date as is_latest,
         cast(scores.model_name as varchar) as model_name,
         cast(scores.model_version as varchar) as model_version,
         cast(scores.model_alias as varchar) as model_alias,

@@ -20,7 +20,7 @@ final as (
         cast(items.description as varchar) as item_description,
         cast(items.category as varchar) as category,
         cast(recommendations.score as float8) as score,
-        recommendations.scoring_date = latest.scoring_date as is_latest_score,
+        recommendations.scoring_date = latest.scoring_date as is_latest,
         cast(recommendations.model_name as varchar) as model_name,
         cast(recommendations.model_version as varchar) as model_version,
         cast(recommendations.model_alias as varchar) as model_alias,

@@ -17,7 +17,7 @@ final as (
         cast(segments.recency_days as integer) as recency_days,
         cast(segments.frequency as bigint) as frequency,
         cast(segments.monetary as float8) as monetary,
-        segments.scoring_date = latest.scoring_date as is_latest_score,
+        segments.scoring_date = latest.scoring_date as is_latest,
         cast(segments.model_name as varchar) as model_name,
         cast(segments.model_version as varchar) as model_version,
         cast(segments.mlflow_run_id as varchar) as mlflow_run_id,

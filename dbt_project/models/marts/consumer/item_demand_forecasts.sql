@@ -25,7 +25,7 @@ final as (
         forecasts.y_hat_lo_95 as units_lower_95,
         forecasts.y_hat_hi_95 as units_upper_95,
         forecasts.q500 as units_median,
-        forecasts.forecast_date = latest.forecast_date as is_latest_forecast,
+        forecasts.forecast_date = latest.forecast_date as is_latest,
         forecasts.model_name,
         forecasts.model_version,
         forecasts.model_alias,
