@@ -172,6 +172,24 @@ def build(select: Annotated[str | None, typer.Option(help="dbt node selection.")
 
 
 @app.command()
+def docs(
+    serve: Annotated[bool, typer.Option(help="Serve the site after generating it (Ctrl-C stops).")] = False,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8081,
+) -> None:
+    """dbt docs: every model, column, test and exposure with lineage and the warehouse catalog, as a site."""
+    from trendcast.dbt import generate_docs, run_dbt
+
+    try:
+        folder = generate_docs()
+    except TrendcastError as exc:
+        raise _fail(exc) from None
+    console.print(f"dbt docs: {folder / 'index.html'}")
+    if serve:
+        console.print(f"serving on http://localhost:{port} (Ctrl-C stops)")
+        run_dbt(["docs", "serve", "--port", str(port), "--no-browser", "--target-path", str(folder)])
+
+
+@app.command()
 def validate(
     tables: Annotated[
         list[str] | None, typer.Argument(help="Tables to validate, e.g. marts.ml_item_daily_sales.")

@@ -16,7 +16,7 @@ from trendcast.exceptions import DbtError
 from trendcast.settings import DBT_PROJECT_DIR, Settings, get_settings
 from trendcast.snapshot import publish_snapshot
 
-__all__ = ["DbtRunResult", "run_dbt", "build", "parse", "target_path"]
+__all__ = ["DbtRunResult", "run_dbt", "build", "parse", "generate_docs", "target_path"]
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,18 @@ def build(settings: Settings | None = None, select: str | None = None, *, quiet:
     if select:
         args += ["--select", select]
     return _raise_on_failure("build", run_dbt(args, settings))
+
+
+def generate_docs(settings: Settings | None = None) -> Path:
+    """``dbt docs generate``: the docs site (models, columns, tests, exposures, lineage) with the warehouse's
+    catalog, in the target folder; returns the folder holding ``index.html``.
+
+    Raises:
+        DbtError: when dbt cannot compile the project or read the warehouse catalog.
+    """
+    settings = settings or get_settings()
+    _raise_on_failure("docs generate", run_dbt(["docs", "generate"], settings))
+    return target_path(settings)
 
 
 def parse(settings: Settings | None = None, target_dir: Path | None = None) -> Path:

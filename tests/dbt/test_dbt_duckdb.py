@@ -254,3 +254,33 @@ def test_parse_writes_a_manifest_with_enforced_contracts(tmp_path) -> None:
     assert all(n["config"]["materialized"] == ("view" if name in consumer else "table") for name, n in marts.items())
     # the salt is a runtime input: it never appears in a parsed manifest
     assert "parse-only" not in manifest_path.read_text()
+
+
+def test_descriptions_reach_the_warehouse_as_comments(duckdb_build: tuple[Settings, DbtRunResult]) -> None:
+    settings, _ = duckdb_build
+    with connect(settings) as conn:
+        table = conn.exec_driver_sql(
+            "select comment from duckdb_tables() where schema_name = 'marts' and table_name = 'ml_item_daily_sales'"
+        ).scalar_one()
+        column = conn.exec_driver_sql(
+            "select comment from duckdb_columns() where schema_name = 'marts' "
+            "and table_name = 'ml_item_daily_sales' and column_name = 'units_sold'"
+        ).scalar_one()
+    assert table and len(table) > 20
+    assert column and len(column) > 5
+
+
+def test_docs_site_lists_models_and_exposures(duckdb_build: tuple[Settings, DbtRunResult]) -> None:
+    import json
+
+    from trendcast.dbt import generate_docs
+
+    settings, _ = duckdb_build
+    folder = generate_docs(settings)
+    assert (folder / "index.html").exists()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    catalog = json.loads((folder / "catalog.json").read_text())
+    assert {"exposure.trendcast.trend_dashboard", "exposure.trendcast.demand_forecast_consumers"} <= set(
+        manifest["exposures"]
+    )
+    assert "model.trendcast.ml_item_daily_sales" in catalog["nodes"]
