@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,3 +78,18 @@ def dataset_dir() -> Path:
     if not (DATASET_DIR / "online_retail_ii_2009_2010.parquet").exists():
         pytest.skip(f"Online Retail II not found at {DATASET_DIR}")
     return DATASET_DIR
+
+
+@contextmanager
+def duckdb_file_held(path: Path, seconds: float = 60) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the DuckDB file read-write (as a pipeline step does) for at most ``seconds``;
+    yields once the file is held and kills the holder on exit."""
+    code = "import duckdb, sys, time\ncon = duckdb.connect(sys.argv[1])\nprint('held', flush=True)\n"
+    code += "time.sleep(float(sys.argv[2]))\ncon.close()"
+    holder = subprocess.Popen([sys.executable, "-c", code, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)

@@ -4,14 +4,13 @@ alternatives, a locked warehouse waits then names its holder, a full disk says s
 from __future__ import annotations
 
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import duckdb_file_held
 from trendcast import warehouse
 from trendcast.cli import app
 from trendcast.exceptions import WarehouseLockedError
@@ -66,22 +65,6 @@ def test_error_text_is_never_read_as_markup(name: str) -> None:
     assert f"no expectation suite for table {name!r}" in _one_line_error(result.output)
 
 
-def _hold_warehouse(path: Path, seconds: float) -> subprocess.Popen[str]:
-    """Another process holding the DuckDB file read-write (as a pipeline step does), for ``seconds``."""
-    code = textwrap.dedent(
-        f"""
-        import sys, time, duckdb
-        con = duckdb.connect({str(path)!r})
-        print("held", flush=True)
-        time.sleep({seconds})
-        con.close()
-        """
-    )
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-    return holder
-
-
 def _make_warehouse(settings: Settings) -> None:
     with warehouse.connect(settings) as conn:
         conn.exec_driver_sql("create table main.sales as select range as day, range * 2 as units from range(5)")
@@ -89,20 +72,16 @@ def _make_warehouse(settings: Settings) -> None:
 
 def test_a_writer_waits_for_a_short_holder_then_succeeds(settings: Settings) -> None:
     _make_warehouse(settings)
-    holder = _hold_warehouse(settings.duckdb_file, 1.5)
-    try:
+    with duckdb_file_held(settings.duckdb_file, seconds=1.5):
         with warehouse.connect(settings.model_copy(update={"duckdb_lock_wait_s": 20})) as conn:
             conn.exec_driver_sql("insert into main.sales values (9, 18)")
-    finally:
-        holder.wait(timeout=30)
     with warehouse.connect(settings) as conn:
         assert conn.exec_driver_sql("select count(*) from main.sales").scalar_one() == 6
 
 
 def test_a_writer_held_out_past_the_wait_names_the_holder(settings: Settings, monkeypatch) -> None:
     _make_warehouse(settings)
-    holder = _hold_warehouse(settings.duckdb_file, 30)
-    try:
+    with duckdb_file_held(settings.duckdb_file) as holder:
         with pytest.raises(WarehouseLockedError, match=rf"held by PID {holder.pid} \(.*python.*\).*waited 0.5 s"):
             with warehouse.connect(settings.model_copy(update={"duckdb_lock_wait_s": 0.5})):
                 pass
@@ -113,19 +92,12 @@ def test_a_writer_held_out_past_the_wait_names_the_holder(settings: Settings, mo
         result = runner.invoke(app, ["anomalies"])
         assert result.exit_code == 1, result.output
         assert f"held by PID {holder.pid}" in _one_line_error(result.output)
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_sql_reads_the_snapshot_while_a_writer_holds_the_warehouse(settings: Settings) -> None:
     _make_warehouse(settings)
-    holder = _hold_warehouse(settings.duckdb_file, 30)
-    try:
+    with duckdb_file_held(settings.duckdb_file):
         result = runner.invoke(app, ["sql", "--format", "csv", "select day, units from main.sales order by day"])
-    finally:
-        holder.kill()
-        holder.wait()
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["day,units", "0,0", "1,2", "2,4", "3,6", "4,8"]
 

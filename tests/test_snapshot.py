@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import duckdb
 import pytest
 
+from tests.conftest import duckdb_file_held
 from trendcast.settings import Settings
 from trendcast.snapshot import publish_snapshot, snapshot_path
 from trendcast.warehouse import connect
@@ -41,22 +39,8 @@ def test_committed_writes_publish_and_reads_do_not(settings: Settings) -> None:
 def test_a_file_held_by_another_process_is_left_to_it(settings: Settings) -> None:
     settings.duckdb_file.parent.mkdir(parents=True, exist_ok=True)
     duckdb.connect(str(settings.duckdb_file)).close()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time\nc = duckdb.connect(sys.argv[1])\nprint('ok', flush=True)\ntime.sleep(60)",
-            str(settings.duckdb_file),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ok"
+    with duckdb_file_held(settings.duckdb_file):
         assert publish_snapshot(settings) is None and not snapshot_path(settings).exists()
-    finally:
-        holder.kill()
-        holder.wait(timeout=10)
     assert publish_snapshot(settings) == snapshot_path(settings)
 
 

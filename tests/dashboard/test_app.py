@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import duckdb
@@ -11,6 +9,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import duckdb_file_held
 from tests.dashboard.conftest import read, warehouse_fingerprint
 from trendcast.dashboard import create_app
 from trendcast.settings import Settings, get_settings
@@ -274,27 +273,13 @@ def test_openapi_documents_the_json_endpoints(client: TestClient) -> None:
 
 
 def test_a_writer_holding_the_warehouse_does_not_stop_the_dashboard(demo_settings: Settings) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time\ncon = duckdb.connect(sys.argv[1])\nprint('locked', flush=True)\ntime.sleep(60)",
-            str(demo_settings.duckdb_file),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with duckdb_file_held(demo_settings.duckdb_file):
         client = TestClient(create_app(demo_settings))
         started = time.perf_counter()
         response = client.get("/api/overview")
         assert response.status_code == 200 and response.json()["leaderboard"]
         assert time.perf_counter() - started < 5
         assert client.get("/").status_code == 200
-    finally:
-        holder.kill()
-        holder.wait(timeout=10)
 
 
 def test_no_snapshot_yet_answers_503(settings: Settings) -> None:
