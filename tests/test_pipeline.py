@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from tests.state_scan import files_holding
 from trendcast.forecasting import workflow
 from trendcast.pipeline import run_demo
 from trendcast.settings import Settings
@@ -14,6 +15,7 @@ from trendcast.warehouse import connect
 pytestmark = pytest.mark.slow
 
 FORECAST_KEY = ["forecast_date", "item_id", "target_date"]
+DEMO_SALT = "demo-salt-9c41e7"  # distinctive: a grep hit means the salt itself leaked
 
 
 def read(settings: Settings, query: str) -> pd.DataFrame:
@@ -24,7 +26,7 @@ def read(settings: Settings, query: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, object]:
     state = tmp_path_factory.mktemp("demo-state")
-    settings = Settings(state_dir=state, pseudonymisation_salt="pipeline-test")
+    settings = Settings(state_dir=state, pseudonymisation_salt=DEMO_SALT)
     summary = run_demo(settings, seed=3, n_lines=40_000, families=("xgb",))
     return settings, summary
 
@@ -80,3 +82,12 @@ def test_corrupted_features_stop_the_pipeline_and_leave_forecasts(demo) -> None:
     assert summary.alert_path and any(str(p) == summary.alert_path for p in alert)
     after = read(settings, "select * from forecasts.item_daily_forecast order by forecast_date, item_id, target_date")
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_the_salt_reaches_no_file_of_the_state_dir_but_its_own(demo) -> None:
+    """After the whole demo (dbt logs and artifacts, MLflow runs and artifacts, reports, the outbox, the
+    warehouse and its snapshot) the salt is only in ``secrets/``."""
+    settings, _ = demo
+    written = {p.relative_to(settings.state_path).parts[0] for p in settings.state_path.rglob("*") if p.is_file()}
+    assert {"secrets", "logs"} <= written and len(written) >= 4, written  # an empty state dir proves nothing
+    assert files_holding(settings.state_path, DEMO_SALT) == []

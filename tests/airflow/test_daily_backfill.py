@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.airflow.helpers import TRENDCAST, last_json, run, subprocess_env
+from tests.state_scan import files_holding
 from trendcast.generate import generate
 from trendcast.orchestration.environment import landing_dir
 from trendcast.settings import Settings
@@ -79,3 +80,6 @@ def test_backfilling_a_past_date_reproduces_the_same_forecast_rows(settings: Set
     assert rows == customers > 100 and first_day == last_day == PAST
     rows, customers, first_day, last_day = behaviour["scores.customer_recommendations"]
     assert customers > 100 and customers < rows <= 10 * customers and first_day == last_day == PAST
+    # the salt reaches task processes through their environment, never a file: not Airflow's metadata database,
+    # task logs, Cosmos' dbt artifacts or the warehouse (tests/conftest.py sets it to a distinctive value)
+    assert files_holding(settings.state_path, settings.salt()) == []

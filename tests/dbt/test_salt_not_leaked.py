@@ -4,27 +4,17 @@ its manifest, run results, partial-parse cache or log; and on PostgreSQL no othe
 from __future__ import annotations
 
 import stat
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from tests.dbt.raw_fixture import SALT
+from tests.state_scan import files_holding
 from trendcast.dbt import DbtRunResult, target_path
 from trendcast.settings import Settings
 from trendcast.warehouse import connect
 
 Built = tuple[Settings, DbtRunResult]
-
-
-def _files_holding(root: Path, needle: str) -> list[str]:
-    """Files under ``root`` (``secrets/`` left out) whose bytes contain ``needle``, relative to ``root``."""
-    hits = []
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if path.is_file() and relative.parts[0] != "secrets" and needle.encode() in path.read_bytes():
-            hits.append(str(relative))
-    return hits
 
 
 def _assert_no_leak(settings: Settings, result: DbtRunResult) -> None:
@@ -34,7 +24,7 @@ def _assert_no_leak(settings: Settings, result: DbtRunResult) -> None:
     for written in ("manifest.json", "run_results.json", "partial_parse.msgpack", "compiled", "run"):
         assert (target_path(settings) / written).exists(), written
     assert (state / "logs" / "dbt" / "dbt.log").stat().st_size > 0
-    assert _files_holding(state, SALT) == []
+    assert files_holding(state, SALT) == []
 
 
 def test_salt_not_in_any_file_dbt_writes_on_duckdb(duckdb_build: Built) -> None:
@@ -43,7 +33,7 @@ def test_salt_not_in_any_file_dbt_writes_on_duckdb(duckdb_build: Built) -> None:
     secrets = settings.state_path / "secrets"  # the salt table's own database file, private to this user
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
     assert stat.S_IMODE(settings.salt_duckdb_file.stat().st_mode) == 0o600
-    assert _files_holding(settings.duckdb_file.parent, SALT) == []  # nor in the warehouse file itself
+    assert files_holding(settings.duckdb_file.parent, SALT) == []  # nor in the warehouse file itself
     model = target_path(settings) / "compiled" / "trendcast" / "models" / "staging" / "stg_shop__transactions.sql"
     assert "(select salt from" in model.read_text()  # the SQL names the table holding the salt, not the value
 
