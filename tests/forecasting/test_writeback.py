@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from trendcast import warehouse
 from trendcast.exceptions import DataValidationError, SchemaContractError
+from trendcast.forecasting import publish
 from trendcast.forecasting.models.base import QUANTILES, quantile_columns
 from trendcast.forecasting.registry import ModelInfo
 from trendcast.forecasting.writeback import FORECAST_COLUMNS, prepare_forecast_rows, write_forecasts
@@ -48,8 +49,8 @@ def wh_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
     if request.param == "duckdb":
         yield get_settings()
         return
-    settings = postgres_settings()
-    drop = "drop schema if exists forecasts cascade"
+    settings = postgres_settings("trendcast_writeback", create=True)
+    drop = "; ".join(f"drop schema if exists {schema} cascade" for schema in ("forecasts", "ops", "marts"))
     with warehouse.connect(settings) as conn:
         conn.execute(sa.text(drop))
     yield settings
@@ -174,7 +175,7 @@ def test_failure_after_delete_keeps_previous_rows(wh_settings: Settings, monkeyp
     before = read_date(wh_settings, D1)
     seen_inside: list[int] = []
 
-    def fail_after_delete(conn, schema, table, frame):  # noqa: ANN001, ANN202
+    def fail_after_delete(conn, insert_sql, day):  # noqa: ANN001, ANN202
         seen_inside.append(
             int(
                 conn.execute(
@@ -185,7 +186,7 @@ def test_failure_after_delete_keeps_previous_rows(wh_settings: Settings, monkeyp
         )
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(warehouse, "append_frame", fail_after_delete)
+    monkeypatch.setattr(publish, "_insert_staged", fail_after_delete)
     with pytest.raises(RuntimeError, match="disk full"):
         write_forecasts(
             make_forecast(D1, seed=9),
@@ -202,15 +203,15 @@ def test_failure_after_delete_keeps_previous_rows(wh_settings: Settings, monkeyp
 def test_readers_never_see_half_a_run(wh_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     write_forecasts(make_forecast(D1), forecast_date=D1, model_info=V1, dbt_invocation_id="inv-1", settings=wh_settings)
     before = read_date(wh_settings, D1)
-    real_append = warehouse.append_frame
+    real_insert = publish._insert_staged
     seen_by_reader: list[pd.DataFrame] = []
 
-    def append_then_peek(conn, schema, table, frame):  # noqa: ANN001, ANN202
-        written = real_append(conn, schema, table, frame)
+    def insert_then_peek(conn, insert_sql, day):  # noqa: ANN001, ANN202
+        written = real_insert(conn, insert_sql, day)
         seen_by_reader.append(read_date(wh_settings, D1))  # another connection, while the writer is open
         return written
 
-    monkeypatch.setattr(warehouse, "append_frame", append_then_peek)
+    monkeypatch.setattr(publish, "_insert_staged", insert_then_peek)
     write_forecasts(
         make_forecast(D1, n_items=4, seed=3),
         forecast_date=D1,
@@ -221,3 +222,50 @@ def test_readers_never_see_half_a_run(wh_settings: Settings, monkeypatch: pytest
     pd.testing.assert_frame_equal(seen_by_reader[0], before)
     after = read_date(wh_settings, D1)
     assert len(after) == 4 * H and set(after["model_version"]) == {"2"}
+
+
+def _plant_recent_sales(settings: Settings, items: list[str], day: dt.date) -> None:
+    """The feature mart's recent sales: what the suite's 'every active item present' check reads."""
+    with warehouse.connect(settings) as conn:
+        conn.execute(sa.text("create schema if not exists marts"))
+        conn.execute(
+            sa.text(
+                "create table marts.ml_item_daily_sales (item_id varchar, sale_date date, units_sold double precision)"
+            )
+        )
+        for item in items:
+            conn.execute(sa.text("insert into marts.ml_item_daily_sales values (:i, :d, 3)"), {"i": item, "d": day})
+
+
+def test_the_forecast_suite_blocks_a_corrupted_forecast_and_keeps_the_published_one(wh_settings: Settings) -> None:
+    """A forecast that loses an active item passes the row checks but fails its suite: nothing is published,
+    the alert goes out, the run is recorded, the rejected rows stay staged for inspection."""
+    from trendcast.alerts import outbox_dir
+    from trendcast.forecasting.publish import ForecastRejectedError
+
+    good = make_forecast(D1)
+    _plant_recent_sales(wh_settings, sorted(good["unique_id"].unique()), D1)
+    write_forecasts(good, forecast_date=D1, model_info=V1, dbt_invocation_id="inv-1", settings=wh_settings)
+    published = read_date(wh_settings, D1)
+    assert len(published) == 5 * H
+
+    corrupted = make_forecast(D1, seed=4)
+    corrupted = corrupted[corrupted["unique_id"] != "20003"]  # an item that sold yesterday gets no forecast
+    with pytest.raises(ForecastRejectedError, match="every_active_item_present"):
+        write_forecasts(corrupted, forecast_date=D1, model_info=V2, dbt_invocation_id="inv-2", settings=wh_settings)
+
+    pd.testing.assert_frame_equal(read_date(wh_settings, D1), published)
+    with warehouse.connect(wh_settings) as conn:
+        runs = conn.execute(
+            sa.text(
+                "select success, table_name from ops.dq_runs where suite = 'item_daily_forecast' order by started_at"
+            )
+        ).all()
+        staged = conn.execute(sa.text("select count(*), max(model_version) from ops.item_daily_forecast_staged")).one()
+    assert [tuple(r) for r in runs] == [
+        (True, "ops.item_daily_forecast_staged"),
+        (False, "ops.item_daily_forecast_staged"),
+    ]
+    assert tuple(staged) == (4 * H, "2")
+    alerts = [p.read_text(errors="replace") for p in outbox_dir(wh_settings).glob("*.eml")]
+    assert len(alerts) == 1 and "item_daily_forecast" in alerts[0]

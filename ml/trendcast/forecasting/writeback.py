@@ -1,7 +1,8 @@
 """Write forecasts back to the warehouse (``forecasts.item_daily_forecast``), one forecast date at a time.
 
 A run replaces exactly the rows of its forecast date (the cutoff: last day of data used), so re-running a
-date is idempotent and readers see either the previous run or the new one, never a mix.
+date is idempotent and readers see either the previous run or the new one, never a mix; rows that fail the
+forecast suite are never published (:mod:`trendcast.forecasting.publish`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Connection
 from trendcast import warehouse
 from trendcast.exceptions import DataValidationError, SchemaContractError
 from trendcast.forecasting.models.base import enforce_monotone, level_columns, quantile_columns
+from trendcast.forecasting.publish import stage_validate_publish
 from trendcast.settings import Settings, get_settings
 
 __all__ = [
@@ -183,7 +185,8 @@ def write_forecasts(
     settings: Settings | None = None,
     horizon: int | None = None,
 ) -> int:
-    """Validate and write one forecast date in one transaction, replacing that date's previous rows.
+    """Validate one forecast date, stage it, check it with its suite and publish it in one transaction,
+    replacing that date's previous rows (:mod:`trendcast.forecasting.publish`).
 
     Args:
         forecast_frame: A Forecaster's ``predict`` output (``unique_id, ds, y_hat, q025 … q975``).
@@ -197,21 +200,26 @@ def write_forecasts(
 
     Returns:
         Rows written.
+
+    Raises:
+        ForecastRejectedError: the suite failed; the alert was sent and the previous rows stay published.
     """
     settings = settings or get_settings()
-    horizon = horizon or settings.forecast_horizon
+    h = horizon or settings.forecast_horizon
     rows = prepare_forecast_rows(
         forecast_frame,
         forecast_date=forecast_date,
         model_info=model_info,
         dbt_invocation_id=dbt_invocation_id,
         validation_run_id=validation_run_id,
-        horizon=horizon,
+        horizon=h,
     )
     cutoff = _as_date(forecast_date)
     with warehouse.connect(settings) as conn:
         ensure_forecast_tables(conn)
-        written = warehouse.replace_partition(conn, SCHEMA, TABLE, rows, where={"forecast_date": cutoff})
+    written = stage_validate_publish(
+        rows, forecast_date=cutoff, schema=SCHEMA, table=TABLE, columns=FORECAST_COLUMNS, settings=settings, horizon=h
+    )
     log.info(
         "wrote %s forecast rows for %s (%s items, %s v%s)",
         written,

@@ -105,7 +105,7 @@ def _as_date(value: Any) -> dt.date | None:
 
 
 def run_gate(
-    tables: Sequence[str] | None,
+    tables: Sequence[str | SuiteSpec] | None,
     *,
     expected_cutoff: dt.date | None,
     settings: Settings | None = None,
@@ -115,7 +115,7 @@ def run_gate(
     raise_on_failure: bool = True,
     data_docs: bool = True,
 ) -> GateResult:
-    """Validate ``tables`` (suite names or ``schema.table``; None = every suite) and record the results.
+    """Validate ``tables`` (suite names, ``schema.table`` or SuiteSpecs; None = every suite) and record the results.
 
     A table named explicitly must exist; with None, suites whose table does not exist yet are skipped.
 
@@ -125,11 +125,8 @@ def run_gate(
     """
     settings = settings or get_settings()
     suites = load_suites()
-    selected: list[SuiteSpec] = (
-        list(suites.values())
-        if not tables
-        else list({resolve_suite(t, suites).name: resolve_suite(t, suites) for t in tables}.values())
-    )
+    chosen = [t if isinstance(t, SuiteSpec) else resolve_suite(t, suites) for t in tables or ()]
+    selected: list[SuiteSpec] = list({s.name: s for s in chosen}.values()) if tables else list(suites.values())
     started = dt.datetime.now(dt.UTC)
     run_id = run_id or new_run_id(started)
     results: list[SuiteResult] = []
