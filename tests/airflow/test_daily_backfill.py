@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 START = dt.date(2023, 1, 2)
 PAST = dt.date(2023, 12, 10)  # well inside the generated history, which runs to 2024-02-05
-LINEAGE = ["written_at", "dbt_invocation_id", "validation_run_id"]  # differ per run by design
+LINEAGE = ["written_at", "dbt_invocation_id", "validation_run_id", "mlflow_run_id"]  # differ per run by design
 KEY = ["forecast_date", "item_id", "target_date"]
 
 

@@ -89,6 +89,19 @@ def test_fresh_install_serves_a_baseline_when_the_trained_model_fails_promotion(
     with connect(settings) as conn:
         written = conn.execute(sa.text("select count(*), max(model_version) from forecasts.item_daily_forecast"))
         assert tuple(written.one()) == (13 * 28, "2")
+        (run_id,) = conn.execute(sa.text("select distinct mlflow_run_id from forecasts.item_daily_forecast")).one()
+
+    # Provenance: the rows name the daily refit's run (not the version's training run), linked to the version.
+    assert run_id == done.mlflow_run_id != info.run_id
+    with registry.tracking_session(settings) as client:
+        refit = client.get_run(run_id)
+    assert refit.data.tags["trendcast.kind"] == "daily_refit"
+    assert (
+        refit.data.tags["trendcast.refit_of_version"] == "2"
+        and refit.data.tags["trendcast.refit_of_run"] == info.run_id
+    )
+    assert refit.data.params["data_end"] == str(panel["ds"].max().date()) == refit.data.params["forecast_date"]
+    assert refit.data.params["series"] == "13" and refit.info.run_name.startswith(f"refit {best} v2 ")
 
     # A human decision: unknown names are one-line errors (exit 2), a known version becomes @champion.
     unknown = runner.invoke(app, ["promote", "nope", "1"])

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
+from pathlib import Path
 
 import pandas as pd
 from pydantic import BaseModel
@@ -30,6 +33,10 @@ __all__ = [
     "run_backtest",
     "leaderboard",
     "TrainReport",
+    "CandidateEvaluation",
+    "evaluate_candidates",
+    "register_candidates",
+    "decide_champion",
     "train",
     "ForecastReport",
     "forecast",
@@ -110,6 +117,134 @@ class TrainReport(BaseModel):
     fallback: bool = False  # the champion is a baseline: no trained model passed promotion
 
 
+@dataclass
+class CandidateEvaluation:
+    """What the backtest step hands to registration and promotion (a file between Airflow tasks)."""
+
+    result: BacktestResult
+    board: pd.DataFrame
+    families: dict[str, str]  # family -> model name on the leaderboard
+    baselines: list[str]
+
+    @property
+    def scored(self) -> dict[str, dict]:
+        overall = self.result_evaluation.overall()
+        return {name: overall.loc[name].to_dict() for name in overall.index}
+
+    @property
+    def folds(self) -> pd.DataFrame:
+        summary = self.result_evaluation.summary
+        return summary[summary["fold"] != "mean"]
+
+    @cached_property
+    def result_evaluation(self) -> Evaluation:
+        return self.result.evaluate()
+
+    def save(self, path: Path) -> Path:
+        pd.to_pickle(self, path)
+        return path
+
+    @staticmethod
+    def load(path: Path) -> CandidateEvaluation:
+        return pd.read_pickle(path)
+
+
+def evaluate_candidates(
+    df: pd.DataFrame,
+    families: Sequence[str],
+    baselines: Sequence[str] = BASELINES,
+    *,
+    horizon: int = 28,
+    n_folds: int = 3,
+) -> CandidateEvaluation:
+    """Step 1 of training: a rolling-origin backtest of the families beside the baselines on the same folds."""
+    candidates = build_models(families)
+    result, evaluation = run_backtest(df, [*build_models(baselines), *candidates], horizon=horizon, n_folds=n_folds)
+    return CandidateEvaluation(
+        result=result,
+        board=leaderboard(result, evaluation),
+        families={family: model.name for family, model in zip(families, candidates, strict=True)},
+        baselines=list(baselines),
+    )
+
+
+def register_candidates(
+    evaluation: CandidateEvaluation, df: pd.DataFrame, settings: Settings, *, horizon: int = 28
+) -> dict[str, str]:
+    """Step 2: fit each family on all data, log it with its backtest metrics and register it as ``@challenger``;
+    returns family -> registered version."""
+    from trendcast.forecasting import registry
+
+    folds, scored, versions = evaluation.folds, evaluation.scored, {}
+    for family, model_name in evaluation.families.items():
+        (model,) = build_models([family])
+        model.fit(df)  # the registered model is trained on all data up to the cutoff
+        run_id = registry.log_backtest_run(
+            TARGET,
+            model_name,
+            model,
+            getattr(model, "params", {"family": family}),
+            folds[folds["model"] == model_name].reset_index(drop=True),
+            scored[model_name],
+            df,
+            settings=settings,
+            horizon=horizon,
+        )
+        versions[family] = registry.get_model_info(TARGET, run_id=run_id, settings=settings).version
+        log.info("registered %s as version %s (@challenger, run %s)", model_name, versions[family], run_id)
+    return versions
+
+
+def decide_champion(
+    evaluation: CandidateEvaluation,
+    versions: dict[str, str],
+    df: pd.DataFrame,
+    settings: Settings,
+    *,
+    horizon: int = 28,
+) -> TrainReport:
+    """Step 3: champion / challenger on the same folds, the baseline fallback when nothing serves, and the
+    evaluation stored for the dashboard (``ops.model_leaderboard``, backtest forecasts)."""
+    from trendcast.forecasting import fallback, registry
+    from trendcast.forecasting.evaluation_store import store_evaluation
+
+    scored = evaluation.scored
+    baseline_metrics = {name: scored[name] for name in evaluation.baselines}
+    baseline_metrics.update(fallback.champion_on_folds(TARGET, scored, settings))
+    decisions, rejected = [], {}
+    for family, version in versions.items():
+        model_name = evaluation.families[family]
+        decision = registry.promote_if_better(TARGET, version, scored[model_name], baseline_metrics, settings=settings)
+        log.info("%s (version %s): %s", model_name, version, decision.reason)
+        decisions.append(decision.model_dump(mode="json"))
+        if not decision.promoted:
+            rejected[model_name] = decision.reason
+    served = fallback.serve_baseline_if_unserved(
+        TARGET,
+        df,
+        baselines=evaluation.baselines,
+        overall=scored,
+        folds=evaluation.folds,
+        rejected=rejected,
+        horizon=horizon,
+        settings=settings,
+    )
+    if served is not None:
+        decisions.append(served.model_dump(mode="json"))
+    champion = registry.get_model_info(TARGET, alias=registry.CHAMPION, settings=settings)
+    result = evaluation.result
+    store_evaluation(
+        result, evaluation.board, decisions=decisions, champion=champion.family, target=TARGET, settings=settings
+    )
+    return TrainReport(
+        leaderboard=json.loads(evaluation.board.to_json(orient="records")),
+        cutoffs=[f"{c:%Y-%m-%d}" for c in result.cutoffs],
+        decisions=decisions,
+        champion=champion.family,
+        fallback=champion.fallback,
+    )
+
+
 def train(
     settings: Settings | None = None,
     *,
@@ -123,68 +258,14 @@ def train(
     and promote it to ``@champion`` when it beats SeasonalNaive (and the current champion) unbiased.
 
     When nothing serves afterwards (fresh install, every family rejected), the best baseline on the same folds
-    becomes ``@champion``, labelled as a fallback (:mod:`trendcast.forecasting.fallback`).
+    becomes ``@champion``, labelled as a fallback (:mod:`trendcast.forecasting.fallback`). The weekly retrain DAG
+    runs the same three steps as separate tasks (:mod:`trendcast.orchestration.retrain`).
     """
-    from trendcast.forecasting import fallback, registry
-
     settings = settings or get_settings()
     df = load_item_daily_sales(settings) if frame is None else frame
-    reference = build_models(baselines)
-    candidates = build_models(families)
-    result, evaluation = run_backtest(df, [*reference, *candidates], horizon=horizon, n_folds=n_folds)
-    board = leaderboard(result, evaluation)
-    overall = evaluation.overall()
-    scored = {name: overall.loc[name].to_dict() for name in overall.index}
-    baseline_metrics = {name: scored[name] for name in baselines}
-    baseline_metrics.update(fallback.champion_on_folds(TARGET, scored, settings))
-    folds = evaluation.summary[evaluation.summary["fold"] != "mean"]
-    decisions = []
-    rejected: dict[str, str] = {}
-    for family, model in zip(families, candidates, strict=True):
-        model_folds = folds[folds["model"] == model.name].reset_index(drop=True)
-        model.fit(df)  # the registered model is trained on all data up to the cutoff
-        run_id = registry.log_backtest_run(
-            TARGET,
-            model.name,
-            model,
-            getattr(model, "params", {"family": family}),
-            model_folds,
-            overall.loc[model.name].to_dict(),
-            df,
-            settings=settings,
-            horizon=horizon,
-        )
-        info = registry.get_model_info(TARGET, run_id=run_id, settings=settings)
-        decision = registry.promote_if_better(
-            TARGET, info.version, overall.loc[model.name].to_dict(), baseline_metrics, settings=settings
-        )
-        log.info("%s (run %s, version %s): %s", model.name, run_id, info.version, decision.reason)
-        decisions.append(decision.model_dump(mode="json"))
-        if not decision.promoted:
-            rejected[model.name] = decision.reason
-    served = fallback.serve_baseline_if_unserved(
-        TARGET,
-        df,
-        baselines=baselines,
-        overall=scored,
-        folds=folds,
-        rejected=rejected,
-        horizon=horizon,
-        settings=settings,
-    )
-    if served is not None:
-        decisions.append(served.model_dump(mode="json"))
-    champion = registry.get_model_info(TARGET, alias=registry.CHAMPION, settings=settings)
-    from trendcast.forecasting.evaluation_store import store_evaluation
-
-    store_evaluation(result, board, decisions=decisions, champion=champion.family, target=TARGET, settings=settings)
-    return TrainReport(
-        leaderboard=json.loads(board.to_json(orient="records")),
-        cutoffs=[f"{c:%Y-%m-%d}" for c in result.cutoffs],
-        decisions=decisions,
-        champion=champion.family,
-        fallback=champion.fallback,
-    )
+    evaluation = evaluate_candidates(df, families, baselines, horizon=horizon, n_folds=n_folds)
+    versions = register_candidates(evaluation, df, settings, horizon=horizon)
+    return decide_champion(evaluation, versions, df, settings, horizon=horizon)
 
 
 class ForecastReport(BaseModel):
@@ -216,16 +297,20 @@ def forecast(
     ``@champion`` and write ``forecasts.item_daily_forecast`` for that date in one transaction.
 
     The champion's pipeline (model family, hyperparameters, features) is refitted on history up to the forecast
-    date, so a daily run uses the newest data while the weekly retrain decides which pipeline serves.
+    date, so a daily run uses the newest data while the weekly retrain decides which pipeline serves. The refit is
+    an MLflow run of its own (:mod:`trendcast.forecasting.refit_log`) whose id the forecast rows carry.
     """
     from trendcast.forecasting import fallback, registry, writeback
+    from trendcast.forecasting.refit_log import log_refit
 
     settings = settings or get_settings()
     df = load_item_daily_sales(settings, as_of=forecast_date)
     cutoff = forecast_date or data_cutoff(df)
     df = _active_items(df, cutoff)
-    model, info = registry.load_champion(TARGET, settings)
+    model, champion = registry.load_champion(TARGET, settings)
     model.fit(df)
+    # the rows name the run of this refit (its data window), the version names the pipeline (refit_log)
+    info = champion.model_copy(update={"run_id": log_refit(TARGET, champion, df, cutoff, settings)})
     predictions = fallback.fill_missing_forecasts(model.predict(horizon), df, horizon)
     rows = writeback.write_forecasts(
         predictions,

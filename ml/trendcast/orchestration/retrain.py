@@ -1,8 +1,9 @@
-"""The weekly retrain as three steps (backtest -> register -> promote) that hand over files, not frames.
+"""The weekly retrain: :func:`trendcast.forecasting.workflow.train`'s three steps as three Airflow tasks.
 
-The same rules as :func:`trendcast.forecasting.workflow.train`, split so each step is one Airflow task with its
-own retries and log: the backtest writes metrics to ``<state_dir>/airflow/retrain/<key>/``, registration logs
-each family to MLflow as ``@challenger``, promotion moves ``@champion`` only when the challenger wins.
+Each step is the function ``trendcast train`` runs (``evaluate_candidates`` -> ``register_candidates`` ->
+``decide_champion``), with its own retries and log; they hand over the backtest as a file under
+``<state_dir>/airflow/retrain/<key>/``. Promotion moves ``@champion`` only when the challenger wins and stores the
+evaluation the dashboard's leaderboard shows.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def work_dir(key: str, settings: Settings | None = None) -> Path:
     return folder
 
 
+def _evaluation_file(key: str, settings: Settings) -> Path:
+    return work_dir(key, settings) / "evaluation.pkl"
+
+
 def backtest(
     key: str,
     settings: Settings | None = None,
@@ -53,116 +58,52 @@ def backtest(
     baselines: Sequence[str] = RETRAIN_BASELINES,
     n_folds: int = 3,
 ) -> dict[str, Any]:
-    """Rolling-origin backtest of the families beside the baselines; writes leaderboard and fold metrics."""
+    """Step 1 of :func:`trendcast.forecasting.workflow.train`: the backtest, handed on as a file."""
     from trendcast.forecasting.data import load_item_daily_sales
-    from trendcast.forecasting.workflow import build_models, leaderboard, run_backtest
+    from trendcast.forecasting.workflow import evaluate_candidates
 
     settings = settings or get_settings()
     release_dbt_connection()
-    folder = work_dir(key, settings)
     df = load_item_daily_sales(settings)
-    candidates = build_models(families)
-    result, evaluation = run_backtest(
-        df, [*build_models(baselines), *candidates], horizon=settings.forecast_horizon, n_folds=n_folds
-    )
-    board = leaderboard(result, evaluation)
-    overall = evaluation.overall()
-    folds = evaluation.summary[evaluation.summary["fold"] != "mean"]
-    folds.to_parquet(folder / "folds.parquet")
-    meta = {
-        "families": {family: model.name for family, model in zip(families, candidates, strict=True)},
-        "baselines": list(baselines),
-        "overall": {name: overall.loc[name].to_dict() for name in overall.index},
-        "cutoffs": [f"{c:%Y-%m-%d}" for c in result.cutoffs],
-        "leaderboard": json.loads(board.to_json(orient="records")),
-    }
-    (folder / "backtest.json").write_text(json.dumps(meta, indent=2, default=str))
-    best = board.iloc[0]
-    log.info("backtest cutoffs %s; best %s (WRMSSE %.3f)", meta["cutoffs"], best["model"], best["wrmsse"])
-    return {"dir": str(folder), "cutoffs": meta["cutoffs"], "best": str(best["model"]), "models": len(board)}
+    evaluation = evaluate_candidates(df, families, baselines, horizon=settings.forecast_horizon, n_folds=n_folds)
+    path = evaluation.save(_evaluation_file(key, settings))
+    best = evaluation.board.iloc[0]
+    cutoffs = [f"{c:%Y-%m-%d}" for c in evaluation.result.cutoffs]
+    log.info("backtest cutoffs %s; best %s (WRMSSE %.3f)", cutoffs, best["model"], best["wrmsse"])
+    return {"file": str(path), "cutoffs": cutoffs, "best": str(best["model"]), "models": len(evaluation.board)}
 
 
 def register(key: str, settings: Settings | None = None) -> dict[str, Any]:
-    """Fit each family on all data, log it with its backtest metrics and register it as ``@challenger``."""
-    import pandas as pd
-
-    from trendcast.forecasting import registry
+    """Step 2 of ``train``: fit each family on all data, log it to MLflow and register it as ``@challenger``."""
     from trendcast.forecasting.data import load_item_daily_sales
-    from trendcast.forecasting.workflow import TARGET, build_models
+    from trendcast.forecasting.workflow import CandidateEvaluation, register_candidates
 
     settings = settings or get_settings()
     release_dbt_connection()
-    folder = work_dir(key, settings)
-    meta = json.loads((folder / "backtest.json").read_text())
-    folds = pd.read_parquet(folder / "folds.parquet")
+    evaluation = CandidateEvaluation.load(_evaluation_file(key, settings))
     df = load_item_daily_sales(settings)
-    versions = {}
-    for family, model_name in meta["families"].items():
-        (model,) = build_models([family])
-        model.fit(df)
-        run_id = registry.log_backtest_run(
-            TARGET,
-            model_name,
-            model,
-            getattr(model, "params", {"family": family}),
-            folds[folds["model"] == model_name].reset_index(drop=True),
-            meta["overall"][model_name],
-            df,
-            settings=settings,
-            horizon=settings.forecast_horizon,
-        )
-        versions[family] = registry.get_model_info(TARGET, run_id=run_id, settings=settings).version
-        log.info("registered %s as version %s (@challenger, run %s)", model_name, versions[family], run_id)
-    (folder / "registered.json").write_text(json.dumps(versions))
+    versions = register_candidates(evaluation, df, settings, horizon=settings.forecast_horizon)
+    (work_dir(key, settings) / "registered.json").write_text(json.dumps(versions))
     return {"registered": versions}
 
 
 def promote(key: str, settings: Settings | None = None) -> dict[str, Any]:
-    """Champion / challenger: move ``@champion`` to a challenger that beats SeasonalNaive and the champion; when
-    nothing serves afterwards, the best baseline becomes a fallback ``@champion``."""
-    import pandas as pd
-
-    from trendcast.exceptions import ModelNotFoundError
-    from trendcast.forecasting import fallback, registry
+    """Step 3 of ``train``: champion / challenger, the baseline fallback when nothing serves, and the evaluation
+    stored for the dashboard's leaderboard (``ops.model_leaderboard``)."""
     from trendcast.forecasting.data import load_item_daily_sales
-    from trendcast.forecasting.workflow import TARGET
+    from trendcast.forecasting.workflow import CandidateEvaluation, decide_champion
 
     settings = settings or get_settings()
-    folder = work_dir(key, settings)
-    meta = json.loads((folder / "backtest.json").read_text())
-    versions = json.loads((folder / "registered.json").read_text())
-    baseline_metrics = {name: meta["overall"][name] for name in meta["baselines"]}
-    baseline_metrics.update(fallback.champion_on_folds(TARGET, meta["overall"], settings))
-    decisions = []
-    for family, version in versions.items():
-        decision = registry.promote_if_better(
-            TARGET, version, meta["overall"][meta["families"][family]], baseline_metrics, settings=settings
-        )
-        log.info("%s version %s: %s", family, version, decision.reason)
-        decisions.append(
-            {"family": family, "version": version, "promoted": decision.promoted, "reason": decision.reason}
-        )
-    try:
-        info = registry.get_model_info(TARGET, alias=registry.CHAMPION, settings=settings)
-    except ModelNotFoundError:
-        release_dbt_connection()
-        rejected = {meta["families"][d["family"]]: d["reason"] for d in decisions if not d["promoted"]}
-        served = fallback.serve_baseline_if_unserved(
-            TARGET,
-            load_item_daily_sales(settings),
-            baselines=meta["baselines"],
-            overall=meta["overall"],
-            folds=pd.read_parquet(folder / "folds.parquet"),
-            rejected=rejected,
-            horizon=settings.forecast_horizon,
-            settings=settings,
-        )
-        info = registry.get_model_info(TARGET, alias=registry.CHAMPION, settings=settings)
-        decisions.append(
-            {"family": info.family, "version": info.version, "promoted": True, "reason": served and served.reason}
-        )
-    label = " (baseline fallback)" if info.fallback else ""
-    return {"decisions": decisions, "champion": f"{info.name} v{info.version} ({info.family}){label}"}
+    release_dbt_connection()
+    evaluation = CandidateEvaluation.load(_evaluation_file(key, settings))
+    versions = json.loads((work_dir(key, settings) / "registered.json").read_text())
+    df = load_item_daily_sales(settings)
+    report = decide_champion(evaluation, versions, df, settings, horizon=settings.forecast_horizon)
+    decisions = [
+        {"version": d["challenger_version"], "promoted": d["promoted"], "reason": d["reason"]} for d in report.decisions
+    ]
+    label = " (baseline fallback)" if report.fallback else ""
+    return {"decisions": decisions, "champion": f"{report.champion}{label}"}
 
 
 def propensity(settings: Settings | None = None) -> dict[str, Any]:
