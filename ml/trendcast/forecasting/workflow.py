@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 import pandas as pd
 from pydantic import BaseModel
 
 from trendcast.forecasting.backtest import BacktestResult, rolling_origin_backtest
+from trendcast.forecasting.catalog import build_models
 from trendcast.forecasting.data import data_cutoff, load_item_daily_sales
 from trendcast.forecasting.frames import ID_COL, TARGET_COL, TIME_COL
 from trendcast.forecasting.metrics import Evaluation
@@ -40,45 +41,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TARGET = "item_demand"
-
-
-def build_models(names: Sequence[str]) -> list[Forecaster]:
-    """Fresh, unfitted models by name (baselines: SeasonalNaive, AutoETS, AutoTheta, Zero, Mean28;
-    trendcast: xgb, lstm, transformer)."""
-    from trendcast.forecasting.models import baselines
-
-    factories: dict[str, Callable[[], Forecaster]] = {
-        "SeasonalNaive": baselines.seasonal_naive,
-        "AutoETS": baselines.auto_ets,
-        "AutoTheta": baselines.auto_theta,
-        "Zero": baselines.ZeroForecast,
-        "Mean28": lambda: baselines.WindowMean(28),
-        "xgb": _xgb,
-        "lstm": _lstm,
-        "transformer": _transformer,
-    }
-    unknown = [n for n in names if n not in factories]
-    if unknown:
-        raise ValueError(f"unknown models {unknown}; choose from {sorted(factories)}")
-    return [factories[n]() for n in names]
-
-
-def _xgb() -> Forecaster:
-    from trendcast.forecasting.models.gbm import GlobalXGBForecaster
-
-    return GlobalXGBForecaster()
-
-
-def _lstm() -> Forecaster:
-    from trendcast.forecasting.models.neural import LSTMForecaster
-
-    return LSTMForecaster()
-
-
-def _transformer() -> Forecaster:
-    from trendcast.forecasting.models.neural import TransformerForecaster
-
-    return TransformerForecaster()
 
 
 def run_backtest(
@@ -125,7 +87,7 @@ def train(
     When nothing serves afterwards (fresh install, every family rejected), the best baseline on the same folds
     becomes ``@champion``, labelled as a fallback (:mod:`trendcast.forecasting.fallback`).
     """
-    from trendcast.forecasting import fallback, registry
+    from trendcast.forecasting import fallback, promotion, registry, run_log
 
     settings = settings or get_settings()
     df = load_item_daily_sales(settings) if frame is None else frame
@@ -143,7 +105,7 @@ def train(
     for family, model in zip(families, candidates, strict=True):
         model_folds = folds[folds["model"] == model.name].reset_index(drop=True)
         model.fit(df)  # the registered model is trained on all data up to the cutoff
-        run_id = registry.log_backtest_run(
+        run_id = run_log.log_backtest_run(
             TARGET,
             model.name,
             model,
@@ -155,7 +117,7 @@ def train(
             horizon=horizon,
         )
         info = registry.get_model_info(TARGET, run_id=run_id, settings=settings)
-        decision = registry.promote_if_better(
+        decision = promotion.promote_if_better(
             TARGET, info.version, overall.loc[model.name].to_dict(), baseline_metrics, settings=settings
         )
         log.info("%s (run %s, version %s): %s", model.name, run_id, info.version, decision.reason)

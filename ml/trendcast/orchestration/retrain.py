@@ -86,7 +86,7 @@ def register(key: str, settings: Settings | None = None) -> dict[str, Any]:
     """Fit each family on all data, log it with its backtest metrics and register it as ``@challenger``."""
     import pandas as pd
 
-    from trendcast.forecasting import registry
+    from trendcast.forecasting import registry, run_log
     from trendcast.forecasting.data import load_item_daily_sales
     from trendcast.forecasting.workflow import TARGET, build_models
 
@@ -100,7 +100,7 @@ def register(key: str, settings: Settings | None = None) -> dict[str, Any]:
     for family, model_name in meta["families"].items():
         (model,) = build_models([family])
         model.fit(df)
-        run_id = registry.log_backtest_run(
+        run_id = run_log.log_backtest_run(
             TARGET,
             model_name,
             model,
@@ -123,7 +123,7 @@ def promote(key: str, settings: Settings | None = None) -> dict[str, Any]:
     import pandas as pd
 
     from trendcast.exceptions import ModelNotFoundError
-    from trendcast.forecasting import fallback, registry
+    from trendcast.forecasting import fallback, promotion, registry
     from trendcast.forecasting.data import load_item_daily_sales
     from trendcast.forecasting.workflow import TARGET
 
@@ -135,7 +135,7 @@ def promote(key: str, settings: Settings | None = None) -> dict[str, Any]:
     baseline_metrics.update(fallback.champion_on_folds(TARGET, meta["overall"], settings))
     decisions = []
     for family, version in versions.items():
-        decision = registry.promote_if_better(
+        decision = promotion.promote_if_better(
             TARGET, version, meta["overall"][meta["families"][family]], baseline_metrics, settings=settings
         )
         log.info("%s version %s: %s", family, version, decision.reason)
@@ -220,7 +220,7 @@ def elasticity(settings: Settings | None = None) -> dict[str, Any]:
 
 def recommenders(families: Sequence[str] = RETRAIN_RECOMMENDERS, settings: Settings | None = None) -> dict[str, Any]:
     """Evaluate and register the recommender families; ``@champion`` moves when the best one wins."""
-    from trendcast.behaviour.recommend import train_recommenders
+    from trendcast.behaviour.recommendation_jobs import train_recommenders
 
     settings = settings or get_settings()
     release_dbt_connection()
