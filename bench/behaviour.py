@@ -6,7 +6,7 @@ Online Retail II is ingested and built into a fresh DuckDB warehouse (state dir)
   regression on log RFM, all fitted as of T = data cutoff - 30 days on four monthly snapshots and scored on the
   purchases in (T, T + 30]; ROC-AUC, PR-AUC, log loss, Brier, ECE. Then the registered model is trained as of
   the data cutoff, promoted, and every customer scored into ``scores.customer_purchase_propensity``;
-* recommendations: ``trendcast.behaviour.recommendations.benchmark_recommendations(settings)`` (HR@10 /
+* recommendations: ``trendcast.behaviour.recommendation_bench.benchmark_recommendations(settings)`` (HR@10 /
   NDCG@10 against popularity), recorded as "not available" when that module does not exist;
 * segments: K-means on scaled RFM with k by silhouette (2..8), DBSCAN beside it, segment sizes of two runs
   on the same data (must be identical), written into ``scores.customer_segments``.
@@ -45,9 +45,9 @@ def _timed(label: str, timings: dict[str, float], fn: Any, *args: Any, **kwargs:
 
 def _recommendations(settings: Any, sasrec: bool) -> dict[str, Any]:
     try:
-        from trendcast.behaviour.recommendations import benchmark_recommendations
+        from trendcast.behaviour.recommendation_bench import benchmark_recommendations
     except ImportError as exc:
-        return {"status": "not available", "reason": f"trendcast.behaviour.recommendations: {exc}"}
+        return {"status": "not available", "reason": f"trendcast.behaviour.recommendation_bench: {exc}"}
     result = benchmark_recommendations(settings) if sasrec else benchmark_recommendations(settings, sasrec=False)
     return {"status": "ok" if sasrec else "ok (SASRec skipped: --no-sasrec)", **result}
 
@@ -65,7 +65,7 @@ def run(dataset: Path, state: Path, *, reuse: bool, sasrec: bool = True) -> dict
     timings: dict[str, float] = {}
     if not (reuse and settings.duckdb_file.exists()):
         from trendcast.dbt import build
-        from trendcast.ingest import ingest_paths
+        from trendcast.ingestion import ingest_paths
 
         _timed("ingest", timings, ingest_paths, [dataset], settings=settings)
         _timed("dbt_build", timings, build, settings, quiet=True)

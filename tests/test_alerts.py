@@ -12,13 +12,12 @@ import pytest
 
 from trendcast.alerts import (
     alert_recipients,
-    build_validation_alert,
     deliver,
     send_task_failure_alert,
     smtp_config,
 )
-from trendcast.quality.gate import GateResult
-from trendcast.quality.outcomes import ExpectationOutcome, SuiteResult
+from trendcast.quality.alert import build_validation_alert
+from trendcast.quality.outcomes import ExpectationOutcome, GateResult, SuiteResult
 from trendcast.settings import Settings
 
 RECIPIENTS = ["data-owner@example.com", "oncall@example.com"]

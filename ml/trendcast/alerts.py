@@ -21,13 +21,10 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from trendcast.settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    from trendcast.quality.gate import GateResult
 
 __all__ = [
     "SmtpConfig",
@@ -37,7 +34,7 @@ __all__ = [
     "make_message",
     "html_table",
     "deliver",
-    "build_validation_alert",
+    "where_to_look",
     "build_task_failure_alert",
     "send_task_failure_alert",
     "on_task_failure",
@@ -46,7 +43,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_SAMPLE_VALUES = 5
 _STYLE = (
     "body{font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222}"
     "table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;"
@@ -196,7 +192,7 @@ def _send_smtp(message: EmailMessage, config: SmtpConfig, recipients: list[str])
         smtp.send_message(message, to_addrs=recipients)
 
 
-def _where_to_look(
+def where_to_look(
     settings: Settings, data_docs: str | None, log_url: str | None = None, run_id: str | None = None
 ) -> list[tuple[str, str]]:
     places = []
@@ -208,77 +204,6 @@ def _where_to_look(
     if run_id:
         places.append(("Results table", f"select * from ops.dq_results where run_id = '{run_id}'"))
     return places
-
-
-def build_validation_alert(gate: GateResult, settings: Settings | None = None) -> EmailMessage:
-    """The email for a failed gate run: each failed expectation with observed vs expected and bad values."""
-    settings = settings or get_settings()
-    failed_suites = gate.failed_suites
-    names = ", ".join(s.suite for s in failed_suites) or "none"
-    n_failed = len(gate.failures)
-    subject = f"[trendcast] Data validation FAILED: {names} ({n_failed} blocking) run {gate.run_id}"
-    when = gate.started_at.strftime("%Y-%m-%d %H:%M UTC")
-    cutoff = gate.expected_cutoff.isoformat() if gate.expected_cutoff else "not set"
-    docs = next((s.data_docs_path for s in failed_suites if s.data_docs_path), None) or gate.data_docs_index
-
-    text = [
-        "trendcast data validation FAILED: training and scoring were stopped; the last good forecasts stay in place.",
-        "",
-        f"Run id:          {gate.run_id}",
-        f"Run date:        {when}",
-        f"Expected cutoff: {cutoff}",
-        "",
-    ]
-    parts = [
-        '<h2 class="fail">trendcast data validation FAILED</h2>',
-        "<p>Training and scoring were stopped; the last good forecasts stay in place.</p>",
-        html_table(["run id", "run date", "expected cutoff"], [[gate.run_id, when, cutoff]]),
-    ]
-    for suite in gate.suites:
-        if suite.success and not suite.warnings:
-            continue
-        status = "FAILED" if not suite.success else "passed with warnings"
-        text += [f"Suite {suite.suite} on {suite.table} ({suite.n_rows:,} rows): {status}", ""]
-        parts.append(
-            f"<h3>Suite <code>{html.escape(suite.suite)}</code> on <code>{html.escape(suite.table)}</code>"
-            f' ({suite.n_rows:,} rows): <span class="{"fail" if not suite.success else "warn"}">'
-            f"{html.escape(status)}</span></h3>"
-        )
-        rows = []
-        for outcome in suite.failed + suite.warnings:
-            sample = outcome.sample(_SAMPLE_VALUES)
-            sample_text = ", ".join(repr(v) for v in sample) if sample else ""
-            text += [
-                f"  - {outcome.check} [{outcome.severity}] {outcome.expectation_type}"
-                + (f" on {outcome.column}" if outcome.column else ""),
-                f"      observed: {outcome.observed}",
-                f"      expected: {outcome.expected}",
-            ]
-            if sample_text:
-                text.append(f"      sample bad values: {sample_text}")
-            rows.append(
-                [
-                    outcome.check,
-                    outcome.severity,
-                    outcome.expectation_type,
-                    outcome.column or "",
-                    outcome.observed,
-                    outcome.expected,
-                    sample_text,
-                ]
-            )
-        text.append("")
-        parts.append(
-            html_table(
-                ["check", "severity", "expectation", "column", "observed", "expected", "sample bad values"],
-                rows,
-            )
-        )
-    places = _where_to_look(settings, docs, run_id=gate.run_id)
-    text += ["Where to look:"] + [f"  {label}: {where}" for label, where in places]
-    parts.append("<h3>Where to look</h3>" + html_table(["what", "where"], places))
-    headers = {"X-Trendcast-Run-Id": gate.run_id, "X-Trendcast-Kind": "validation-failure"}
-    return make_message(subject, "\n".join(text) + "\n", "".join(parts), settings, headers=headers)
 
 
 def build_task_failure_alert(
@@ -308,7 +233,7 @@ def build_task_failure_alert(
     text = ["A trendcast pipeline task failed.", ""] + [f"{k + ':':<14}{v}" for k, v in fields]
     if trace:
         text += ["", "Traceback (last lines):", trace]
-    places = _where_to_look(settings, str(settings.state_path / "data_docs" / "index.html"), log_url)
+    places = where_to_look(settings, str(settings.state_path / "data_docs" / "index.html"), log_url)
     text += ["", "Where to look:"] + [f"  {label}: {where}" for label, where in places]
     parts = ['<h2 class="fail">trendcast task FAILED</h2>', html_table(["field", "value"], fields)]
     if trace:

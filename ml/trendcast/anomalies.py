@@ -51,7 +51,7 @@ from trendcast.warehouse import connect, replace_partition, table_exists
 
 if TYPE_CHECKING:
     from trendcast.alerts import Delivery
-    from trendcast.quality.gate import GateResult
+    from trendcast.quality.outcomes import GateResult
 
 __all__ = [
     "AnomalyParams",

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from trendcast.console import console, err_console
 from trendcast.elasticity_cli import elasticity_app
 from trendcast.exceptions import TrendcastError, UnknownNameError
 from trendcast.model_names import MODEL_FAMILIES, MODEL_NAMES
@@ -32,10 +32,6 @@ ISO_DATE = ["%Y-%m-%d"]
 ModelName = StrEnum("ModelName", {name: name for name in MODEL_NAMES})
 ModelFamily = StrEnum("ModelFamily", {name: name for name in MODEL_FAMILIES})
 DagId = StrEnum("DagId", {name: name for name in DEMO_DAGS})
-
-# Tables are wider than the 80 columns rich assumes when output is piped (CI logs, `make demo | tee`).
-console = Console() if sys.stdout.isatty() else Console(width=150)
-err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=150)
 
 
 def print_error(message: str) -> None:
@@ -144,7 +140,7 @@ def ingest(
     ] = False,
 ) -> None:
     """Validate and load shop files into raw.*; loading the same file twice adds nothing."""
-    from trendcast.ingest import ingest_paths
+    from trendcast.ingestion import ingest_paths
 
     try:
         results = ingest_paths(paths, quarantine=quarantine)
@@ -759,7 +755,8 @@ def recommend(
 ) -> None:
     """Next-basket recommendations: optional retrain, then the @champion's top-k per customer into
     scores.customer_recommendations."""
-    from trendcast.behaviour.recommend import FAMILIES, score_recommendations, train_recommenders
+    from trendcast.behaviour.fitted_recommender import FAMILIES
+    from trendcast.behaviour.recommendation_jobs import score_recommendations, train_recommenders
 
     settings = get_settings()
     try:

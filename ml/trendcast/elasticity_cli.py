@@ -28,7 +28,7 @@ def _price_change(text: str) -> float:
 @elasticity_app.command()
 def estimate() -> None:
     """Estimate per category and item from the item-day mart into scores.*_price_elasticity."""
-    from trendcast.cli import console
+    from trendcast.console import console
     from trendcast.elasticity import run_elasticity
 
     report = run_elasticity()
@@ -49,7 +49,7 @@ def what_if(
     item: Annotated[str | None, typer.Option(help="One item id.")] = None,
 ) -> None:
     """Expected units and revenue over the latest forecast horizon after a price change."""
-    from trendcast.cli import console
+    from trendcast.console import console
     from trendcast.price_what_if import price_what_if
 
     r = price_what_if(price_change, category=category, item_id=item)

@@ -8,5 +8,5 @@ __all__ = ["BASELINES", "MODEL_FAMILIES", "MODEL_NAMES"]
 BASELINES = ("SeasonalNaive", "AutoETS", "Zero", "Mean28")
 #: Trendcast model families; each becomes a challenger in the registry.
 MODEL_FAMILIES = ("xgb", "lstm", "transformer")
-#: Every model ``build_models`` knows, baselines first.
+#: Every model ``trendcast.forecasting.catalog.build_models`` knows, baselines first.
 MODEL_NAMES = (*BASELINES, "AutoTheta", *MODEL_FAMILIES)

@@ -29,7 +29,7 @@ def ensure_output_tables(settings: Settings | None = None) -> None:
         from trendcast.behaviour.scores import ensure_score_tables
 
         ensure_score_tables(conn)
-        from trendcast.behaviour.recommend import RECOMMENDATIONS_TABLE
+        from trendcast.behaviour.recommendation_jobs import RECOMMENDATIONS_TABLE
         from trendcast.text_embeddings import ensure_embedding_table
 
         ensure_score_tables(conn, (RECOMMENDATIONS_TABLE,))

@@ -72,7 +72,7 @@ def run_demo(
     With ``corrupt`` (a kind from :mod:`trendcast.quality.corruptions`) the feature mart is corrupted after
     the clean gate; the gate then fails, its alert lands in the outbox and nothing downstream runs.
     """
-    from trendcast import dbt, generate, ingest
+    from trendcast import dbt, generate, ingestion
     from trendcast.forecasting import workflow
     from trendcast.quality.corruptions import demo_gate
 
@@ -94,7 +94,7 @@ def run_demo(
         return f"{manifest.expected['raw_rows']:,} invoice lines in {data_dir}"
 
     def do_ingest() -> str:
-        results = ingest.ingest_paths([data_dir], settings=settings)
+        results = ingestion.ingest_paths([data_dir], settings=settings)
         loaded = sum(r.rows_loaded for r in results)
         skipped = sum(r.skipped for r in results)
         return f"{len(results)} files, {loaded:,} rows loaded, {skipped} already loaded"

@@ -1,6 +1,6 @@
 """A human decision: ``trendcast promote MODEL VERSION`` moves ``@champion`` to a registered version.
 
-The automatic rules (:func:`trendcast.forecasting.registry.promote_if_better`) stay the default; this records
+The automatic rules (:func:`trendcast.forecasting.promotion.promote_if_better`) stay the default; this records
 who chose otherwise and why, as tags on the version, so the MLflow UI shows it beside the automatic decisions.
 """
 
@@ -44,7 +44,8 @@ def promote_version(
     """
     from mlflow.exceptions import MlflowException
 
-    from trendcast.forecasting.registry import CHAMPION, tracking_session
+    from trendcast.forecasting.mlflow_session import tracking_session
+    from trendcast.forecasting.registry import CHAMPION
 
     settings = settings or get_settings()
     with tracking_session(settings) as client:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from tests.airflow.helpers import TRENDCAST, run, subprocess_env
 from tests.conftest import postgres_settings
 from trendcast.generate import generate
-from trendcast.ingest import ingest_paths
+from trendcast.ingestion import ingest_paths
 from trendcast.orchestration.environment import ADMIN_USER, admin_password, airflow_home
 from trendcast.orchestration.local import AirflowApi, log_tail, running_airflow, wait_healthy
 from trendcast.settings import Settings

@@ -35,7 +35,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from trendcast.behaviour.segments import run_segments
     from trendcast.dbt import build
     from trendcast.generate import generate
-    from trendcast.ingest import ingest_paths
+    from trendcast.ingestion import ingest_paths
 
     root = tmp_path_factory.mktemp("behaviour")
     settings = Settings(state_dir=root / "state", pseudonymisation_salt=SALT)
@@ -193,7 +193,7 @@ def test_fresh_install_bootstraps_a_losing_first_model_as_champion(
     the model serves as @champion tagged as a bootstrap, and it was fitted on nothing after the scoring date."""
     from trendcast.behaviour import tracking
     from trendcast.behaviour.propensity import TARGET, PropensityParams, score_propensity
-    from trendcast.forecasting import registry
+    from trendcast.forecasting import mlflow_session
 
     fresh = Settings(state_dir=tmp_path_factory.mktemp("fresh") / "state", pseudonymisation_salt=SALT)
     assert tracking.champion_info(TARGET, fresh) is None
@@ -206,8 +206,8 @@ def test_fresh_install_bootstraps_a_losing_first_model_as_champion(
     assert pd.to_datetime(rows["scoring_date"]).dt.date.eq(day).all()
     champion = tracking.champion_info(TARGET, fresh)
     assert champion is not None and champion.version == report.model_version == "1"
-    with registry.tracking_session(fresh) as client:
-        version = client.get_model_version(registry.registered_model_name(TARGET), champion.version)
+    with mlflow_session.tracking_session(fresh) as client:
+        version = client.get_model_version(mlflow_session.registered_model_name(TARGET), champion.version)
         run_params = client.get_run(version.run_id).data.params
     assert version.tags["promotion"] == "bootstrap"
     assert version.tags["promotion_reason"].startswith("bootstrap: no @champion yet")

@@ -14,21 +14,24 @@ import pytest
 import sqlalchemy as sa
 
 from trendcast import warehouse
-from trendcast.behaviour.recommend import RECOMMENDATIONS_TABLE, FittedRecommender, score_recommendations
-from trendcast.behaviour.recommendations import (
+from trendcast.behaviour.baskets import (
     CART_WEIGHT,
-    EVENT_WEIGHT,
     PURCHASES_SQL,
-    CooccurrenceRecommender,
-    PopularityRecommender,
-    benchmark_recommendations,
     browsing_from_frame,
-    evaluate,
     leave_last_out,
     load_browsing,
     purchases_from_frame,
-    rank_metrics,
     split_browsing,
+)
+from trendcast.behaviour.fitted_recommender import FittedRecommender
+from trendcast.behaviour.recommendation_bench import benchmark_recommendations
+from trendcast.behaviour.recommendation_jobs import RECOMMENDATIONS_TABLE, score_recommendations
+from trendcast.behaviour.recommendations import (
+    EVENT_WEIGHT,
+    CooccurrenceRecommender,
+    PopularityRecommender,
+    evaluate,
+    rank_metrics,
     top_k_items,
     tune_cooccurrence,
 )
@@ -384,7 +387,7 @@ def test_top10_write_back_is_idempotent(wh_settings: Settings) -> None:
 
 @pytest.mark.slow
 def test_weekly_training_registers_promotes_and_daily_scoring_uses_the_champion(settings: Settings) -> None:
-    from trendcast.behaviour.recommend import load_champion_recommender, train_recommenders
+    from trendcast.behaviour.recommendation_jobs import load_champion_recommender, train_recommenders
 
     frame = preference_frame(n_customers=150, seed=4)
     data = purchases_from_frame(frame)
@@ -415,8 +418,8 @@ def test_weekly_training_reads_the_clickstream_and_the_daily_scoring_uses_it(
 ) -> None:
     """From the warehouse: co-occurrence is trained and evaluated with the events, logs ``event_weight`` to
     MLflow, and the champion's daily lists differ from purchases-only lists where customers browsed."""
-    from trendcast.behaviour.recommend import load_champion_recommender, train_recommenders
-    from trendcast.forecasting import registry
+    from trendcast.behaviour.recommendation_jobs import load_champion_recommender, train_recommenders
+    from trendcast.forecasting import mlflow_session
 
     frame, _ = generated
     _load_sale_lines(settings, frame)
@@ -431,7 +434,7 @@ def test_weekly_training_reads_the_clickstream_and_the_daily_scoring_uses_it(
     assert result.promoted and result.metrics["cooccurrence"]["hr@10"] > result.metrics["popularity"]["hr@10"] + 0.03
     fitted, info = load_champion_recommender(settings)
     assert fitted.params["event_weight"] == EVENT_WEIGHT and fitted.model.event_weight == EVENT_WEIGHT
-    with registry.tracking_session(settings) as client:
+    with mlflow_session.tracking_session(settings) as client:
         assert float(client.get_run(info.run_id).data.params["event_weight"]) == EVENT_WEIGHT
 
     day = pd.Timestamp(frame["invoiced_at"].max()).date()

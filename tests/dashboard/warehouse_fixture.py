@@ -28,7 +28,7 @@ SEGMENT_NAMES = ("high-value frequent", "regular", "lapsed")
 
 def build_demo_warehouse(state_dir: Path, *, seed: int = SEED, n_lines: int = N_LINES) -> tuple[Settings, dict]:
     """Generate, ingest, dbt build, gate, train (+ evaluation store), forecast, trends and anomalies."""
-    from trendcast import dbt, generate, ingest
+    from trendcast import dbt, generate, ingestion
     from trendcast.anomalies import run_daily_anomalies
     from trendcast.forecasting import workflow
     from trendcast.quality.corruptions import demo_gate
@@ -44,7 +44,7 @@ def build_demo_warehouse(state_dir: Path, *, seed: int = SEED, n_lines: int = N_
 
     data_dir = state_dir / "landing"
     timed("generate", lambda: generate.generate(data_dir, seed=seed, n_lines=n_lines))
-    timed("ingest", lambda: ingest.ingest_paths([data_dir], settings=settings))
+    timed("ingest", lambda: ingestion.ingest_paths([data_dir], settings=settings))
     timed("build", lambda: dbt.build(settings, quiet=True))
     gates = timed("validate", lambda: demo_gate(settings))
     assert gates[-1].passed, "the clean demo data must pass the gate"
@@ -73,7 +73,7 @@ def plant_customer_scores(settings: Settings, *, seed: int = SEED) -> dict[str, 
     probability per segment, the ten most recommended items with their counts, and one customer's list.
     """
     from trendcast import warehouse
-    from trendcast.behaviour.recommend import RECOMMENDATIONS_TABLE
+    from trendcast.behaviour.recommendation_jobs import RECOMMENDATIONS_TABLE
     from trendcast.behaviour.scores import PROPENSITY_TABLE, SEGMENTS_TABLE, write_scores
 
     with warehouse.connect(settings) as conn:

@@ -200,7 +200,7 @@ def events_frame() -> pd.DataFrame:
     )
 
 
-# Fallback DDL (CONTRACTS section 2) for when trendcast.ingest is not importable.
+# Fallback DDL (CONTRACTS section 2) for when trendcast.ingestion is not importable.
 _LINEAGE_DDL = (
     "_batch_id varchar not null, _source_file varchar not null, _source_row bigint not null, "
     "_loaded_at timestamp not null"
@@ -222,7 +222,7 @@ _RAW_DDL = {
 def create_raw_schema(conn: Connection) -> None:
     """The raw tables, through ingest's own DDL when available."""
     try:
-        from trendcast.ingest import ensure_raw_schema
+        from trendcast.ingestion import ensure_raw_schema
     except ImportError:
         ensure_raw_schema = None
     if ensure_raw_schema is not None:

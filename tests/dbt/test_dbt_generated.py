@@ -31,7 +31,7 @@ _RULES = [
 
 def test_generated_shop_counts_match_the_manifest(tmp_path: Path) -> None:
     generate = pytest.importorskip("trendcast.generate")
-    ingest = pytest.importorskip("trendcast.ingest")
+    ingestion = pytest.importorskip("trendcast.ingestion")
     settings = Settings(
         state_dir=tmp_path / "state",
         warehouse="duckdb",
@@ -39,7 +39,7 @@ def test_generated_shop_counts_match_the_manifest(tmp_path: Path) -> None:
         pseudonymisation_salt="generated",
     )
     manifest = generate.generate(tmp_path / "data", seed=7, n_items=60, days=200, lines_per_day=60)
-    ingest.ingest_paths([tmp_path / "data"], settings=settings, quarantine=True)
+    ingestion.ingest_paths([tmp_path / "data"], settings=settings, quarantine=True)
     build(settings)
     expected = manifest.expected
 

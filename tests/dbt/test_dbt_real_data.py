@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from trendcast.dbt import build
-from trendcast.ingest import ingest_paths
+from trendcast.ingestion import ingest_paths
 from trendcast.settings import Settings
 from trendcast.warehouse import connect
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from trendcast.cli import app
-from trendcast.forecasting import fallback, registry, workflow
+from trendcast.forecasting import fallback, mlflow_session, registry, workflow
 from trendcast.settings import get_settings
 from trendcast.warehouse import connect
 
@@ -69,7 +69,7 @@ def test_fresh_install_serves_a_baseline_when_the_trained_model_fails_promotion(
     assert info.family == best and info.fallback and info.version == "2"
     # the trained model stays @challenger; the baseline is no challenger
     assert registry.get_model_info(workflow.TARGET, alias="challenger", settings=settings).version == "1"
-    with registry.tracking_session(settings) as client:
+    with mlflow_session.tracking_session(settings) as client:
         version = client.get_model_version(info.name, info.version)
     assert version.tags["promotion"] == "baseline_fallback" and "serving baseline" in version.description
 
@@ -117,7 +117,7 @@ def test_fresh_install_serves_a_baseline_when_the_trained_model_fails_promotion(
     assert "v1 (TrendcastXGB), was v2; by ana: reviewed the drop" in chosen.output
     info = registry.get_model_info(workflow.TARGET, settings=settings)
     assert info.version == "1" and not info.fallback
-    with registry.tracking_session(settings) as client:
+    with mlflow_session.tracking_session(settings) as client:
         tags = client.get_model_version(info.name, "1").tags
         assert client.get_model_version(info.name, "2").tags["replaced_by"] == "1"
     assert (

@@ -32,7 +32,7 @@ DAYS = 400  # ends 2024-10-07: an as-of date away from the December ramp
 def shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, object]:
     from trendcast.dbt import build
     from trendcast.generate import generate
-    from trendcast.ingest import ingest_paths
+    from trendcast.ingestion import ingest_paths
 
     root = tmp_path_factory.mktemp("planted")
     settings = Settings(state_dir=root / "state", warehouse="duckdb", pseudonymisation_salt="planted")

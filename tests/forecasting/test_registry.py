@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from trendcast.exceptions import ModelNotFoundError
-from trendcast.forecasting import registry
+from trendcast.forecasting import mlflow_session, promotion, registry, run_log
 from trendcast.forecasting.models.base import QUANTILES, quantile_columns
 from trendcast.settings import Settings
 
@@ -87,7 +87,7 @@ def _log(
     cutoffs: pd.DatetimeIndex = FOLDS,
 ) -> str:
     overall = {"wrmsse": wrmsse, "bias": bias, "rmsse": wrmsse * 0.7}
-    run_id = registry.log_backtest_run(
+    run_id = run_log.log_backtest_run(
         target,
         model.name,
         model,
@@ -108,7 +108,7 @@ def test_champion_challenger_flow(mlflow_settings: Settings, history: pd.DataFra
     first = ScaledSeasonalNaive("seasonal_naive").fit(history)
     v1 = _log(target, first, history, mlflow_settings, wrmsse=0.90, bias=0.98)
     assert registry.get_model_info(target, alias="challenger", settings=mlflow_settings).version == v1 == "1"
-    decision = registry.promote_if_better(
+    decision = promotion.promote_if_better(
         target, v1, {"wrmsse": 0.90, "bias": 0.98}, SN_BASELINE, margin=0.02, settings=mlflow_settings
     )
     assert decision.promoted, decision.reason
@@ -117,7 +117,7 @@ def test_champion_challenger_flow(mlflow_settings: Settings, history: pd.DataFra
     # Better, but by less than the 2 % margin (0.90 * 0.98 = 0.882): the alias stays.
     close = ScaledSeasonalNaive("mean_28", scale=1.01).fit(history)
     v2 = _log(target, close, history, mlflow_settings, wrmsse=0.89, bias=1.0)
-    decision = registry.promote_if_better(target, v2, None, SN_BASELINE, margin=0.02, settings=mlflow_settings)
+    decision = promotion.promote_if_better(target, v2, None, SN_BASELINE, margin=0.02, settings=mlflow_settings)
     assert not decision.promoted
     assert decision.champion_version == "1" and decision.champion_wrmsse == pytest.approx(0.90)
     assert "champion v1" in decision.reason
@@ -127,7 +127,7 @@ def test_champion_challenger_flow(mlflow_settings: Settings, history: pd.DataFra
     # Far better WRMSSE but biased low: rejected.
     shrunk = ScaledSeasonalNaive("xgboost_l1", scale=0.5).fit(history)
     v3 = _log(target, shrunk, history, mlflow_settings, wrmsse=0.60, bias=0.40)
-    decision = registry.promote_if_better(
+    decision = promotion.promote_if_better(
         target, v3, {"wrmsse": 0.60, "bias": 0.40}, SN_BASELINE, settings=mlflow_settings
     )
     assert not decision.promoted and "bias 0.40 outside [0.85, 1.15]" in decision.reason
@@ -136,7 +136,7 @@ def test_champion_challenger_flow(mlflow_settings: Settings, history: pd.DataFra
     # Clearly better and unbiased on the same folds: becomes champion.
     best = ScaledSeasonalNaive("xgboost_tweedie", scale=1.05).fit(history)
     v4 = _log(target, best, history, mlflow_settings, wrmsse=0.80, bias=1.03)
-    decision = registry.promote_if_better(
+    decision = promotion.promote_if_better(
         target, v4, {"wrmsse": 0.80, "bias": 1.03}, SN_BASELINE, settings=mlflow_settings
     )
     assert decision.promoted, decision.reason
@@ -154,9 +154,9 @@ def test_champion_challenger_flow(mlflow_settings: Settings, history: pd.DataFra
 
     from mlflow import MlflowClient
 
-    uri = registry.tracking_uri(mlflow_settings)
+    uri = mlflow_session.tracking_uri(mlflow_settings)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    name = registry.registered_model_name(target)
+    name = mlflow_session.registered_model_name(target)
     assert client.get_model_version(name, "1").tags["replaced_by"] == "4"
     assert client.get_model_version(name, "3").tags["promotion"] == "rejected"
     assert client.get_run(info.run_id).data.tags["trendcast.promotion"] == "promoted"
@@ -168,7 +168,7 @@ def test_champion_challenger_flow(mlflow_settings: Settings, history: pd.DataFra
     # The same model served through the generic pyfunc interface, with the horizon as a param.
     import mlflow.pyfunc
 
-    with registry.tracking_session(mlflow_settings):  # points models:/ URIs at the test store
+    with mlflow_session.tracking_session(mlflow_settings):  # points models:/ URIs at the test store
         served = mlflow.pyfunc.load_model(f"models:/{name}@champion")
     got = served.predict(pd.DataFrame({"unique_id": ["B"]}), params={"h": 7})
     expected = best.predict(7)
@@ -179,28 +179,28 @@ def test_first_model_must_beat_seasonal_naive_by_margin(mlflow_settings: Setting
     target = "first_model"
     model = ScaledSeasonalNaive().fit(history)
     version = _log(target, model, history, mlflow_settings, wrmsse=0.99, bias=1.0)
-    decision = registry.promote_if_better(target, version, None, SN_BASELINE, margin=0.02, settings=mlflow_settings)
+    decision = promotion.promote_if_better(target, version, None, SN_BASELINE, margin=0.02, settings=mlflow_settings)
     assert not decision.promoted and "SeasonalNaive" in decision.reason
     with pytest.raises(ModelNotFoundError, match="no alias @champion"):
         registry.load_champion(target, mlflow_settings)
     with pytest.raises(ValueError, match="SeasonalNaive"):
-        registry.promote_if_better(target, version, None, {"AutoETS": {"wrmsse": 0.9}}, settings=mlflow_settings)
+        promotion.promote_if_better(target, version, None, {"AutoETS": {"wrmsse": 0.9}}, settings=mlflow_settings)
 
 
 def test_champion_on_other_folds_needs_reevaluation(mlflow_settings: Settings, history: pd.DataFrame) -> None:
     target = "weekly_refit"
     model = ScaledSeasonalNaive().fit(history)
     v1 = _log(target, model, history, mlflow_settings, wrmsse=0.90, bias=1.0)
-    assert registry.promote_if_better(target, v1, None, SN_BASELINE, settings=mlflow_settings).promoted
+    assert promotion.promote_if_better(target, v1, None, SN_BASELINE, settings=mlflow_settings).promoted
 
     v2 = _log(target, model, history, mlflow_settings, wrmsse=0.70, bias=1.0, cutoffs=OTHER_FOLDS)
-    decision = registry.promote_if_better(target, v2, None, SN_BASELINE, settings=mlflow_settings)
+    decision = promotion.promote_if_better(target, v2, None, SN_BASELINE, settings=mlflow_settings)
     assert not decision.promoted and "other folds" in decision.reason
     assert registry.get_model_info(target, settings=mlflow_settings).version == v1
 
     # The caller re-evaluated the champion on the challenger's folds.
     rerun = {**SN_BASELINE, "champion": {"wrmsse": 0.75, "bias": 1.0}}
-    decision = registry.promote_if_better(target, v2, None, rerun, settings=mlflow_settings)
+    decision = promotion.promote_if_better(target, v2, None, rerun, settings=mlflow_settings)
     assert decision.promoted and decision.champion_wrmsse == 0.75
     assert registry.get_model_info(target, settings=mlflow_settings).version == v2
 
@@ -218,7 +218,7 @@ def test_run_records_params_folds_dataset_plot_under_state_dir(mlflow_settings: 
         }
     )
     model = ScaledSeasonalNaive().fit(big)
-    run_id = registry.log_backtest_run(
+    run_id = run_log.log_backtest_run(
         "run_contents",
         "seasonal_naive",
         model,
@@ -229,7 +229,7 @@ def test_run_records_params_folds_dataset_plot_under_state_dir(mlflow_settings: 
         settings=mlflow_settings,
         register=False,
     )
-    uri = registry.tracking_uri(mlflow_settings)
+    uri = mlflow_session.tracking_uri(mlflow_settings)
     client = MlflowClient(tracking_uri=uri)
     run = client.get_run(run_id)
     assert run.data.params == {"season_length": "7", "trend.damped": "True"}
@@ -240,8 +240,8 @@ def test_run_records_params_folds_dataset_plot_under_state_dir(mlflow_settings: 
 
     (dataset_input,) = run.inputs.dataset_inputs
     assert dataset_input.dataset.name == "run_contents_train"
-    assert dataset_input.dataset.digest == registry._digest(big)
-    assert json.loads(dataset_input.dataset.profile)["num_rows"] == registry.MAX_DATASET_ROWS  # a sample
+    assert dataset_input.dataset.digest == run_log._digest(big)
+    assert json.loads(dataset_input.dataset.profile)["num_rows"] == run_log.MAX_DATASET_ROWS  # a sample
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     assert {"backtest.html", "dataset_profile.json"} <= artifacts
 

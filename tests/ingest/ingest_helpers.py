@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from tests.conftest import DATASET_DIR
 
-from trendcast.ingest import BatchResult, ingest_paths
+from trendcast.ingestion import BatchResult, ingest_paths
 from trendcast.ingestion.schema import RAW_SCHEMA, RAW_TABLES
 from trendcast.settings import Settings
 from trendcast.warehouse import connect

@@ -20,7 +20,7 @@ from ingest_helpers import HEADER, deliver_corrected_twice, fetch, good_rows, ra
 
 import trendcast.ingestion.readers as readers
 from trendcast.exceptions import IngestError
-from trendcast.ingest import ensure_raw_schema, ingest_paths
+from trendcast.ingestion import ensure_raw_schema, ingest_paths
 from trendcast.ingestion.readers import CSV_FIELD_LIMIT
 from trendcast.ingestion.spool import STALE_SPOOL_AGE_S, Spool, remove_stale_spools
 from trendcast.settings import Settings, get_settings

@@ -14,7 +14,7 @@ from ingest_helpers import HEADER, fetch, good_rows, raw_counts, write_csv
 import trendcast.ingestion.loader as loader
 import trendcast.ingestion.spool as spool
 from trendcast.exceptions import IngestError
-from trendcast.ingest import BatchResult, ensure_raw_schema, file_batch_id, ingest_paths
+from trendcast.ingestion import BatchResult, ensure_raw_schema, file_batch_id, ingest_paths
 from trendcast.settings import Settings
 from trendcast.warehouse import connect
 

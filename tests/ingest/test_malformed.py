@@ -15,7 +15,7 @@ import pytest
 from ingest_helpers import HEADER, good_rows, raw_counts, write_csv
 
 from trendcast.exceptions import IngestError
-from trendcast.ingest import ingest_paths
+from trendcast.ingestion import ingest_paths
 from trendcast.settings import Settings
 
 

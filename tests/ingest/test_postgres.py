@@ -10,7 +10,7 @@ from ingest_helpers import HEADER, deliver_corrected_twice, fetch, good_rows, ra
 
 import trendcast.ingestion.spool as spool
 from trendcast.exceptions import IngestError
-from trendcast.ingest import ingest_paths
+from trendcast.ingestion import ingest_paths
 from trendcast.settings import Settings
 
 pytestmark = pytest.mark.postgres

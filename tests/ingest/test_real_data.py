@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ingest_helpers import REAL_DATA, fetch, raw_counts
 
-from trendcast.ingest import ingest_paths
+from trendcast.ingestion import ingest_paths
 from trendcast.settings import Settings
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]

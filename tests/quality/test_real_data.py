@@ -13,7 +13,7 @@ from trendcast.quality import validate_tables
 @pytest.mark.slow
 def test_online_retail_ii_passes_validation(dataset_dir: Path) -> None:
     from trendcast import dbt
-    from trendcast.ingest import ingest_paths
+    from trendcast.ingestion import ingest_paths
 
     ingest_paths(sorted(dataset_dir.glob("*.parquet")))
     dbt.build()

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from trendcast.behaviour.recommendations import History, evaluate, leave_last_out
+from trendcast.behaviour.baskets import History, leave_last_out
+from trendcast.behaviour.recommendations import evaluate
 
 __all__ = ["SASRecConfig", "SASRecRecommender"]
 

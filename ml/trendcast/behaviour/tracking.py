@@ -13,8 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from trendcast.forecasting import registry
-from trendcast.forecasting.registry import CHALLENGER, CHAMPION, ModelInfo, registered_model_name
+from trendcast.forecasting import mlflow_session, registry
+from trendcast.forecasting.mlflow_session import registered_model_name
+from trendcast.forecasting.registry import CHALLENGER, CHAMPION, ModelInfo
 from trendcast.settings import Settings
 
 __all__ = ["CHAMPION", "CHALLENGER", "log_and_register", "set_alias", "champion_info", "load_sklearn_version"]
@@ -54,8 +55,8 @@ def log_and_register(
     from mlflow.models import infer_signature
 
     name = registered_model_name(target)
-    with registry.tracking_session(settings) as client:
-        experiment = registry.experiment_id_for(client, target, settings)
+    with mlflow_session.tracking_session(settings) as client:
+        experiment = mlflow_session.experiment_id_for(client, target, settings)
         with mlflow.start_run(experiment_id=experiment, tags={"trendcast.target": target, **tags}) as run:
             mlflow.log_params({k: "None" if v is None else v for k, v in params.items()})
             mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)})
@@ -86,7 +87,7 @@ def log_and_register(
 def set_alias(target: str, version: str, alias: str, settings: Settings, tags: Mapping[str, str] | None = None) -> None:
     """Point ``alias`` of ``trendcast-<target>`` at ``version`` and tag the version (e.g. the promotion reason)."""
     name = registered_model_name(target)
-    with registry.tracking_session(settings) as client:
+    with mlflow_session.tracking_session(settings) as client:
         for key, value in (tags or {}).items():
             client.set_model_version_tag(name, version, key, str(value)[:5000])
         client.set_registered_model_alias(name, alias, version)
@@ -108,7 +109,7 @@ def load_sklearn_version(target: str, version: str, settings: Settings) -> tuple
     from mlflow.models import get_model_info
 
     uri = f"models:/{registered_model_name(target)}/{version}"
-    with registry.tracking_session(settings) as client:
+    with mlflow_session.tracking_session(settings) as client:
         model = mlflow.sklearn.load_model(uri)
         columns = get_model_info(uri).signature.inputs.input_names()
         run_id = client.get_model_version(registered_model_name(target), version).run_id

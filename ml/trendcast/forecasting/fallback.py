@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from trendcast.exceptions import ModelNotFoundError
-from trendcast.forecasting import registry
+from trendcast.forecasting import mlflow_session, promotion, registry, run_log
 from trendcast.forecasting.frames import ID_COL
 from trendcast.forecasting.models.base import forecast_columns
 from trendcast.settings import Settings, get_settings
@@ -41,9 +41,9 @@ def _num(metrics: Mapping[str, float], key: str) -> float:
 
 
 def pick_baseline(overall: Mapping[str, Mapping[str, float]], baselines: Sequence[str]) -> str:
-    """Lowest WRMSSE among baselines with a bias inside :data:`registry.BIAS_RANGE` (the all-zero forecast
+    """Lowest WRMSSE among baselines with a bias inside :data:`promotion.BIAS_RANGE` (the all-zero forecast
     must not serve); without any, the baseline whose bias is closest to 1."""
-    low, high = registry.BIAS_RANGE
+    low, high = promotion.BIAS_RANGE
     scored = [name for name in baselines if name in overall]
     if not scored:
         raise ModelNotFoundError(f"no baseline was backtested (expected one of {list(baselines)})")
@@ -57,13 +57,13 @@ def champion_on_folds(
     target: str, overall: Mapping[str, Mapping[str, float]], settings: Settings | None = None
 ) -> dict[str, dict[str, float]]:
     """``{"champion": metrics}`` when the current ``@champion`` is a baseline fallback this backtest ran, for
-    :func:`registry.promote_if_better`'s ``baseline_metrics`` (so a trained model can replace it); else ``{}``."""
+    :func:`promotion.promote_if_better`'s ``baseline_metrics`` (so a trained model can replace it); else ``{}``."""
     try:
         info = registry.get_model_info(target, alias=registry.CHAMPION, settings=settings)
     except ModelNotFoundError:
         return {}
     if info.fallback and info.family in overall:
-        return {registry.CHAMPION_KEY: dict(overall[info.family])}
+        return {promotion.CHAMPION_KEY: dict(overall[info.family])}
     return {}
 
 
@@ -77,7 +77,7 @@ def serve_baseline_if_unserved(
     rejected: Mapping[str, str],
     horizon: int,
     settings: Settings | None = None,
-) -> registry.PromotionDecision | None:
+) -> promotion.PromotionDecision | None:
     """When no version carries ``@champion``, register the best baseline and alias it ``@champion``.
 
     Args:
@@ -89,7 +89,7 @@ def serve_baseline_if_unserved(
     Returns:
         The fallback decision, or None when a champion already serves.
     """
-    from trendcast.forecasting.workflow import build_models
+    from trendcast.forecasting.catalog import build_models
 
     settings = settings or get_settings()
     try:
@@ -100,7 +100,7 @@ def serve_baseline_if_unserved(
     name = pick_baseline(overall, baselines)
     metrics = dict(overall[name])
     why = "; ".join(f"trained {model} failed promotion: {reason}" for model, reason in rejected.items())
-    low, high = registry.BIAS_RANGE
+    low, high = promotion.BIAS_RANGE
     bias = _num(metrics, "bias")
     note = "" if low <= bias <= high else ", no baseline within the bias bounds: the closest to 1"
     reason = (
@@ -115,7 +115,7 @@ def serve_baseline_if_unserved(
         ).version
     except ModelNotFoundError:
         previous_challenger = None
-    run_id = registry.log_backtest_run(
+    run_id = run_log.log_backtest_run(
         target,
         model.name,
         model,
@@ -128,7 +128,7 @@ def serve_baseline_if_unserved(
     )
     info = registry.get_model_info(target, run_id=run_id, settings=settings)
     decided_at = datetime.now(UTC).isoformat(timespec="seconds")
-    decision = registry.PromotionDecision(
+    decision = promotion.PromotionDecision(
         target=target,
         registered_model=info.name,
         promoted=True,
@@ -136,12 +136,12 @@ def serve_baseline_if_unserved(
         reason=reason,
         challenger_version=info.version,
         challenger_wrmsse=metrics.get("wrmsse"),
-        seasonal_naive_wrmsse=overall.get(registry.SEASONAL_NAIVE, {}).get("wrmsse"),
+        seasonal_naive_wrmsse=overall.get(promotion.SEASONAL_NAIVE, {}).get("wrmsse"),
         challenger_bias=metrics.get("bias"),
         margin=settings.promotion_margin,
         decided_at=decided_at,
     )
-    with registry.tracking_session(settings) as client:
+    with mlflow_session.tracking_session(settings) as client:
         client.set_registered_model_alias(info.name, registry.CHAMPION, info.version)
         if previous_challenger is None:  # a baseline is no challenger: leave @challenger as it was
             client.delete_registered_model_alias(info.name, registry.CHALLENGER)

@@ -16,9 +16,10 @@ import datetime as dt
 
 import pandas as pd
 
-from trendcast.forecasting import registry
 from trendcast.forecasting.frames import ID_COL, TIME_COL
+from trendcast.forecasting.mlflow_session import experiment_id_for, tracking_session
 from trendcast.forecasting.registry import ModelInfo
+from trendcast.forecasting.run_log import log_training_dataset
 from trendcast.settings import Settings
 
 __all__ = ["REFIT_KIND", "log_refit"]
@@ -50,10 +51,10 @@ def log_refit(
         "rows": len(train_df),
         "champion_version": str(champion.version),
     }
-    with registry.tracking_session(settings) as client:
-        experiment_id = registry.experiment_id_for(client, target, settings)
+    with tracking_session(settings) as client:
+        experiment_id = experiment_id_for(client, target, settings)
         run_name = f"refit {family} v{champion.version} {forecast_date:%Y-%m-%d}"
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
             mlflow.log_params(params)
-            registry._log_dataset(target, train_df)  # the same dataset record as a training run's
+            log_training_dataset(target, train_df)  # the same dataset record as a training run's
         return run.info.run_id

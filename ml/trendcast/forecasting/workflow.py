@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -18,6 +18,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from trendcast.forecasting.backtest import BacktestResult, rolling_origin_backtest
+from trendcast.forecasting.catalog import build_models
 from trendcast.forecasting.data import data_cutoff, load_item_daily_sales
 from trendcast.forecasting.frames import ID_COL, TARGET_COL, TIME_COL
 from trendcast.forecasting.metrics import Evaluation
@@ -47,45 +48,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TARGET = "item_demand"
-
-
-def build_models(names: Sequence[str]) -> list[Forecaster]:
-    """Fresh, unfitted models by name (baselines: SeasonalNaive, AutoETS, AutoTheta, Zero, Mean28;
-    trendcast: xgb, lstm, transformer)."""
-    from trendcast.forecasting.models import baselines
-
-    factories: dict[str, Callable[[], Forecaster]] = {
-        "SeasonalNaive": baselines.seasonal_naive,
-        "AutoETS": baselines.auto_ets,
-        "AutoTheta": baselines.auto_theta,
-        "Zero": baselines.ZeroForecast,
-        "Mean28": lambda: baselines.WindowMean(28),
-        "xgb": _xgb,
-        "lstm": _lstm,
-        "transformer": _transformer,
-    }
-    unknown = [n for n in names if n not in factories]
-    if unknown:
-        raise ValueError(f"unknown models {unknown}; choose from {sorted(factories)}")
-    return [factories[n]() for n in names]
-
-
-def _xgb() -> Forecaster:
-    from trendcast.forecasting.models.gbm import GlobalXGBForecaster
-
-    return GlobalXGBForecaster()
-
-
-def _lstm() -> Forecaster:
-    from trendcast.forecasting.models.neural import LSTMForecaster
-
-    return LSTMForecaster()
-
-
-def _transformer() -> Forecaster:
-    from trendcast.forecasting.models.neural import TransformerForecaster
-
-    return TransformerForecaster()
 
 
 def run_backtest(
@@ -173,13 +135,13 @@ def register_candidates(
 ) -> dict[str, str]:
     """Step 2: fit each family on all data, log it with its backtest metrics and register it as ``@challenger``;
     returns family -> registered version."""
-    from trendcast.forecasting import registry
+    from trendcast.forecasting import registry, run_log
 
     folds, scored, versions = evaluation.folds, evaluation.scored, {}
     for family, model_name in evaluation.families.items():
         (model,) = build_models([family])
         model.fit(df)  # the registered model is trained on all data up to the cutoff
-        run_id = registry.log_backtest_run(
+        run_id = run_log.log_backtest_run(
             TARGET,
             model_name,
             model,
@@ -205,7 +167,7 @@ def decide_champion(
 ) -> TrainReport:
     """Step 3: champion / challenger on the same folds, the baseline fallback when nothing serves, and the
     evaluation stored for the dashboard (``ops.model_leaderboard``, backtest forecasts)."""
-    from trendcast.forecasting import fallback, registry
+    from trendcast.forecasting import fallback, promotion, registry
     from trendcast.forecasting.evaluation_store import store_evaluation
 
     scored = evaluation.scored
@@ -214,7 +176,7 @@ def decide_champion(
     decisions, rejected = [], {}
     for family, version in versions.items():
         model_name = evaluation.families[family]
-        decision = registry.promote_if_better(TARGET, version, scored[model_name], baseline_metrics, settings=settings)
+        decision = promotion.promote_if_better(TARGET, version, scored[model_name], baseline_metrics, settings=settings)
         log.info("%s (version %s): %s", model_name, version, decision.reason)
         decisions.append(decision.model_dump(mode="json"))
         if not decision.promoted:

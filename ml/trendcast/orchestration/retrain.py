@@ -161,7 +161,7 @@ def elasticity(settings: Settings | None = None) -> dict[str, Any]:
 
 def recommenders(families: Sequence[str] = RETRAIN_RECOMMENDERS, settings: Settings | None = None) -> dict[str, Any]:
     """Evaluate and register the recommender families; ``@champion`` moves when the best one wins."""
-    from trendcast.behaviour.recommend import train_recommenders
+    from trendcast.behaviour.recommendation_jobs import train_recommenders
 
     settings = settings or get_settings()
     release_dbt_connection()

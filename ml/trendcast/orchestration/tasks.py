@@ -94,7 +94,7 @@ def as_of_date(logical_date: dt.datetime | dt.date | str | None, settings: Setti
 
 def ingest_landing(settings: Settings | None = None) -> dict[str, Any]:
     """Load every file in the landing folder that was not loaded before (content-hash batch ids)."""
-    from trendcast.ingest import ingest_paths
+    from trendcast.ingestion import ingest_paths
     from trendcast.orchestration.environment import landing_dir
 
     settings = settings or get_settings()
@@ -243,7 +243,7 @@ def customer_recommendations(
 ) -> dict[str, Any]:
     """Top-k items per customer as of the run's date from the recommender ``@champion`` (on a fresh install the
     first one is trained, co-occurrence only) into scores.customer_recommendations, then its suite."""
-    from trendcast.behaviour import recommend
+    from trendcast.behaviour import recommendation_jobs as jobs
     from trendcast.exceptions import ModelNotFoundError
     from trendcast.quality.gate import run_gate
 
@@ -252,13 +252,13 @@ def customer_recommendations(
     day = as_of_date(logical_date, settings)
     bootstrapped = None
     try:
-        fitted, info = recommend.load_champion_recommender(settings)
+        fitted, info = jobs.load_champion_recommender(settings)
     except ModelNotFoundError:
         log.warning("no recommender @champion yet: training the first one (%s)", ", ".join(BOOTSTRAP_RECOMMENDERS))
-        trained = recommend.train_recommenders(settings, families=BOOTSTRAP_RECOMMENDERS)
+        trained = jobs.train_recommenders(settings, families=BOOTSTRAP_RECOMMENDERS)
         bootstrapped = trained.reason
-        fitted, info = recommend.load_champion_recommender(settings)
-    rows = recommend.score_recommendations(settings, scoring_date=day, fitted=fitted, model_info=info)
+        fitted, info = jobs.load_champion_recommender(settings)
+    rows = jobs.score_recommendations(settings, scoring_date=day, fitted=fitted, model_info=info)
     gate = run_gate(["scores.customer_recommendations"], expected_cutoff=None, settings=settings, raise_on_failure=True)
     return {
         "scoring_date": day.isoformat(),

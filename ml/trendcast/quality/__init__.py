@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from trendcast.quality.gate import GateResult, default_expected_cutoff, run_gate, validate_tables
-from trendcast.quality.outcomes import ExpectationOutcome, SuiteResult
+from trendcast.quality.gate import default_expected_cutoff, run_gate, validate_tables
+from trendcast.quality.outcomes import ExpectationOutcome, GateResult, SuiteResult
 from trendcast.quality.runner import validate_frame
 from trendcast.quality.suites import SuiteSpec, load_suite, load_suites
 

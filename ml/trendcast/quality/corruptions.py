@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from trendcast.exceptions import ConfigError
-from trendcast.quality.gate import GateResult, default_expected_cutoff, run_gate
+from trendcast.quality.gate import default_expected_cutoff, run_gate
+from trendcast.quality.outcomes import GateResult
 from trendcast.settings import Settings, get_settings
 from trendcast.warehouse import connect
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from trendcast.exceptions import DataValidationError
-from trendcast.quality.outcomes import ExpectationOutcome, SuiteResult
+from trendcast.quality.gx_engine import data_docs_dir, new_run_id
+from trendcast.quality.outcomes import ExpectationOutcome, GateResult, SuiteResult
 from trendcast.quality.results import write_results
-from trendcast.quality.runner import data_docs_dir, new_run_id, validate_suite_table
+from trendcast.quality.runner import validate_suite_table
 from trendcast.quality.suites import SuiteSpec, load_suites, resolve_suite
 from trendcast.settings import Settings, get_settings
 from trendcast.warehouse import connect, table_exists
@@ -25,35 +25,6 @@ from trendcast.warehouse import connect, table_exists
 __all__ = ["GateResult", "run_gate", "validate_tables", "default_expected_cutoff", "format_failures"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class GateResult:
-    """Every suite of one gate run, and where its alert went."""
-
-    run_id: str
-    started_at: dt.datetime
-    suites: list[SuiteResult]
-    expected_cutoff: dt.date | None = None
-    data_docs_index: str | None = None
-    alert: Any = None  # trendcast.alerts.Delivery when an alert was sent or written
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return all(s.success for s in self.suites)
-
-    @property
-    def failures(self) -> list[ExpectationOutcome]:
-        return [o for s in self.suites for o in s.failed]
-
-    @property
-    def warnings(self) -> list[ExpectationOutcome]:
-        return [o for s in self.suites for o in s.warnings]
-
-    @property
-    def failed_suites(self) -> list[SuiteResult]:
-        return [s for s in self.suites if not s.success]
 
 
 def format_failures(failures: Sequence[ExpectationOutcome], limit: int = 25) -> str:
@@ -161,7 +132,8 @@ def run_gate(
         return gate
     log.error("gate %s failed:\n%s", run_id, format_failures(gate.failures))
     if alert:
-        from trendcast.alerts import build_validation_alert, deliver
+        from trendcast.alerts import deliver
+        from trendcast.quality.alert import build_validation_alert
 
         try:
             gate.alert = deliver(build_validation_alert(gate, settings), settings)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ExpectationOutcome", "SuiteResult", "to_jsonable", "short_repr"]
+__all__ = ["ExpectationOutcome", "SuiteResult", "GateResult", "to_jsonable", "short_repr"]
 
 _SAMPLE_SIZE = 10
 
@@ -121,3 +121,32 @@ class SuiteResult:
     @property
     def seconds(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass
+class GateResult:
+    """Every suite of one gate run, and where its alert went."""
+
+    run_id: str
+    started_at: dt.datetime
+    suites: list[SuiteResult]
+    expected_cutoff: dt.date | None = None
+    data_docs_index: str | None = None
+    alert: Any = None  # trendcast.alerts.Delivery when an alert was sent or written
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(s.success for s in self.suites)
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        return [o for s in self.suites for o in s.failed]
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
+        return [o for s in self.suites for o in s.warnings]
+
+    @property
+    def failed_suites(self) -> list[SuiteResult]:
+        return [s for s in self.suites if not s.success]

@@ -16,13 +16,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import pickle
 import tempfile
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,26 +29,22 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from trendcast.behaviour.recommendations import (
-    EVENT_WEIGHT,
+from trendcast.behaviour.baskets import (
     EVENTS_SQL,
     EVENTS_TABLE,
     PURCHASES_SQL,
-    TOP_K,
     Browsing,
-    CooccurrenceRecommender,
-    PopularityRecommender,
     PurchaseData,
-    Split,
-    browsing_from_frame,
-    evaluate,
     leave_last_out,
     load_browsing,
     load_purchases,
-    purchases_from_frame,
     split_browsing,
-    top_k_items,
-    tune_cooccurrence,
+)
+from trendcast.behaviour.fitted_recommender import FAMILIES, FittedRecommender, fit_family, split_signature
+from trendcast.behaviour.recommendations import (
+    TOP_K,
+    PopularityRecommender,
+    evaluate,
 )
 from trendcast.behaviour.scores import ScoreTable, write_scores
 from trendcast.exceptions import ModelNotFoundError
@@ -57,13 +52,9 @@ from trendcast.settings import Settings, get_settings
 
 __all__ = [
     "TARGET",
-    "FAMILIES",
     "PROMOTION_MARGIN",
     "RECOMMENDATIONS_TABLE",
-    "FittedRecommender",
     "TrainResult",
-    "split_signature",
-    "fit_family",
     "train_recommenders",
     "load_champion_recommender",
     "score_recommendations",
@@ -72,7 +63,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TARGET = "recommendations"  # registered model trendcast-recommendations, experiment trendcast/recommendations
-FAMILIES = ("cooccurrence", "sasrec")
 #: Relative NDCG@10 gain over the champion (same split) a challenger needs; damps alias churn between equals.
 PROMOTION_MARGIN = 0.01
 RECOMMENDATIONS_TABLE = ScoreTable(
@@ -94,67 +84,6 @@ RECOMMENDATIONS_TABLE = ScoreTable(
 
 
 @dataclass
-class FittedRecommender:
-    """A fitted recommender with its item vocabulary: what MLflow stores and the daily scoring loads."""
-
-    family: str
-    items: np.ndarray
-    model: Any
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def recommend(
-        self,
-        purchases: pd.DataFrame,
-        k: int = TOP_K,
-        batch_size: int = 1024,
-        *,
-        events: pd.DataFrame | None = None,
-        until: pd.Timestamp | None = None,
-    ) -> pd.DataFrame:
-        """Top-k items per customer of a purchases frame (``customer_key, invoice_id, invoiced_at, item_id``).
-
-        Items unknown to the model are left out of the histories; customers keep their place (a customer whose
-        items are all new gets the model's answer for an empty history). ``events`` (``EVENTS_SQL``'s columns)
-        add each customer's browsing of the days before ``until`` (exclusive; default: just after the last event)
-        for models that read it.
-        """
-        data = purchases_from_frame(purchases)
-        profiles = None
-        if events is not None and not events.empty and getattr(self.model, "event_weight", 0) > 0:
-            last = pd.to_datetime(events["event_at"]).max() + pd.Timedelta(microseconds=1)
-            end = pd.Timestamp(until) if until is not None else last
-            browsing = browsing_from_frame(events, data.customers, self.items)
-            rows = np.arange(data.n_customers)
-            cutoffs = np.full(len(rows), np.datetime64(end, "ns"))
-            profiles = browsing.profiles(rows, cutoffs, len(self.items))
-        lookup = pd.Series(np.arange(len(self.items)), index=self.items)
-        mapped = lookup.reindex(data.items).to_numpy()
-        histories = []
-        for history in data.histories:
-            baskets = [mapped[b] for b in history]
-            histories.append([b[~np.isnan(b)].astype(np.int64) for b in baskets])
-        frames = []
-        for start in range(0, len(histories), batch_size):
-            chunk = histories[start : start + batch_size]
-            if profiles is None:
-                scores = self.model.score(chunk)
-            else:
-                scores = self.model.score(chunk, profiles[start : start + len(chunk)])
-            top = top_k_items(scores, k)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "customer_key": np.repeat(data.customers[start : start + len(chunk)], top.shape[1]),
-                        "rank": np.tile(np.arange(1, top.shape[1] + 1, dtype=np.int32), len(chunk)),
-                        "item_id": self.items[top.ravel()],
-                        "score": np.take_along_axis(scores, top, axis=1).ravel().astype(float),
-                    }
-                )
-            )
-        return pd.concat(frames, ignore_index=True)
-
-
-@dataclass
 class TrainResult:
     """Metrics of one weekly run and where its models went."""
 
@@ -166,41 +95,6 @@ class TrainResult:
     champion_version: str | None
     promoted: bool
     reason: str
-
-
-def split_signature(split: Split, items: np.ndarray) -> str:
-    """A digest of the evaluation split (customers, targets, vocabulary): equal digests = comparable metrics."""
-    digest = hashlib.sha256()
-    digest.update("|".join(map(str, items)).encode())
-    for customer, target in zip(split.customers, split.targets, strict=True):
-        digest.update(str(customer).encode())
-        digest.update(np.sort(target).tobytes())
-    return digest.hexdigest()[:16]
-
-
-def fit_family(
-    family: str,
-    histories: Sequence[Any],
-    n_items: int,
-    *,
-    params: dict[str, Any] | None = None,
-    sasrec_config: Any = None,
-    sessions: Any = None,
-) -> Any:
-    """A fitted recommender of one family (co-occurrence parameters tuned on the histories' own last baskets;
-    with co-viewed ``sessions`` it also reads the clickstream, weighted ``EVENT_WEIGHT`` unless ``params`` say)."""
-    if family == "popularity":
-        return PopularityRecommender().fit(histories, n_items)
-    if family == "cooccurrence":
-        if params is None:
-            params, _ = tune_cooccurrence(histories, n_items)
-            params["event_weight"] = EVENT_WEIGHT if sessions is not None else 0.0
-        return CooccurrenceRecommender(**params).fit(histories, n_items, sessions)
-    if family == "sasrec":
-        from trendcast.behaviour.sasrec import SASRecConfig, SASRecRecommender
-
-        return SASRecRecommender(sasrec_config or SASRecConfig()).fit(histories, n_items)
-    raise ValueError(f"unknown recommender family {family!r}; known: popularity, {', '.join(FAMILIES)}")
 
 
 # ---------------------------------------------------------------------------------------------- MLflow
@@ -270,12 +164,12 @@ def _log_family(
     from mlflow.exceptions import MlflowException
 
     from trendcast.behaviour.tracking import _pins
-    from trendcast.forecasting import registry
+    from trendcast.forecasting import mlflow_session, registry
 
-    name = registry.registered_model_name(TARGET)
+    name = mlflow_session.registered_model_name(TARGET)
     tags = {"family": fitted.family, "split": signature, "target": TARGET}
-    with registry.tracking_session(settings) as client, tempfile.TemporaryDirectory() as tmp:
-        experiment = registry.experiment_id_for(client, TARGET, settings)
+    with mlflow_session.tracking_session(settings) as client, tempfile.TemporaryDirectory() as tmp:
+        experiment = mlflow_session.experiment_id_for(client, TARGET, settings)
         path = Path(tmp) / "recommender.pkl"
         path.write_bytes(pickle.dumps(fitted))
         with (
@@ -313,13 +207,13 @@ def _log_family(
 def _champion_metric(settings: Settings) -> tuple[str | None, str | None, float | None]:
     """Version, split digest and NDCG@10 of the current @champion (all None without one)."""
     from trendcast.behaviour.tracking import champion_info
-    from trendcast.forecasting import registry
+    from trendcast.forecasting import mlflow_session
 
     info = champion_info(TARGET, settings)
     if info is None:
         return None, None, None
-    with registry.tracking_session(settings) as client:
-        tags = dict(client.get_model_version(registry.registered_model_name(TARGET), info.version).tags or {})
+    with mlflow_session.tracking_session(settings) as client:
+        tags = dict(client.get_model_version(mlflow_session.registered_model_name(TARGET), info.version).tags or {})
     ndcg = tags.get(f"metric.{_metric_key('ndcg@10')}")
     return info.version, tags.get("split"), float(ndcg) if ndcg is not None else None
 
@@ -435,15 +329,16 @@ def load_champion_recommender(settings: Settings | None = None) -> tuple[FittedR
     import mlflow.pyfunc
 
     from trendcast.behaviour.tracking import CHAMPION, champion_info
-    from trendcast.forecasting import registry
+    from trendcast.forecasting import mlflow_session
 
     settings = settings or get_settings()
     info = champion_info(TARGET, settings)
     if info is None:
         raise ModelNotFoundError(
-            f"{registry.registered_model_name(TARGET)} has no @{CHAMPION}: run `trendcast recommend --train` first"
+            f"{mlflow_session.registered_model_name(TARGET)} has no @{CHAMPION}: "
+            "run `trendcast recommend --train` first"
         )
-    with registry.tracking_session(settings):
+    with mlflow_session.tracking_session(settings):
         pyfunc = mlflow.pyfunc.load_model(f"models:/{info.name}/{info.version}")
     return pyfunc.unwrap_python_model().fitted, info
 
