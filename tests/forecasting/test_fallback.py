@@ -93,7 +93,7 @@ def test_fresh_install_serves_a_baseline_when_the_trained_model_fails_promotion(
 
     # Provenance: the rows name the daily refit's run (not the version's training run), linked to the version.
     assert run_id == done.mlflow_run_id != info.run_id
-    with registry.tracking_session(settings) as client:
+    with mlflow_session.tracking_session(settings) as client:
         refit = client.get_run(run_id)
     assert refit.data.tags["trendcast.kind"] == "daily_refit"
     assert (
