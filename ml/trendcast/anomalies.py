@@ -46,7 +46,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from trendcast.exceptions import SchemaContractError
-from trendcast.settings import DBT_PROJECT_DIR, Settings, get_settings
+from trendcast.settings import Settings, get_settings
 from trendcast.warehouse import connect, replace_partition, table_exists
 
 if TYPE_CHECKING:
@@ -366,11 +366,10 @@ def build_daily_digest(
 
 
 def _bank_holidays() -> set[dt.date]:
-    """Bank holidays from the dbt seed (the same calendar the feature marts use)."""
-    path = DBT_PROJECT_DIR / "seeds" / "uk_bank_holidays.csv"
-    if not path.exists():
-        return set()
-    return set(pd.read_csv(path, parse_dates=["holiday_date"])["holiday_date"].dt.date)
+    """Bank holidays of :mod:`trendcast.bank_holidays` (the seed the feature marts use)."""
+    from trendcast.bank_holidays import holiday_names
+
+    return set(holiday_names())
 
 
 def run_daily_anomalies(

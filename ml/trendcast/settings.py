@@ -61,7 +61,11 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(
         None, description="MLflow tracking URI; unset: sqlite:///<state_dir>/mlflow/mlflow.db."
     )
-    promotion_margin: float = Field(0.02, description="Relative WRMSSE gain a challenger needs to become @champion.")
+    promotion_margin: float = Field(
+        0.02,
+        description="Relative gain over @champion (same split) a challenger needs: forecasts (WRMSSE, also vs "
+        "SeasonalNaive), propensity (ROC-AUC and log loss), recommendations (NDCG@10).",
+    )
     forecast_horizon: int = Field(28, description="Days ahead each forecast covers.")
     landing_dir: Path | None = Field(
         None, description="Folder the ingest DAG loads new files from; default <state_dir>/landing."

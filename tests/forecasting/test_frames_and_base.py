@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trendcast.bank_holidays import uk_bank_holidays
 from trendcast.exceptions import SchemaContractError
-from trendcast.forecasting.features import calendar_features, uk_bank_holidays
+from trendcast.forecasting.features import calendar_features
 from trendcast.forecasting.frames import fill_daily_gaps, future_frame, validate_series_frame
 from trendcast.forecasting.models.base import (
     QUANTILES,
@@ -79,7 +80,7 @@ def test_uk_bank_holidays_and_calendar() -> None:
     cal = calendar_features(pd.to_datetime(["2011-12-24", "2011-12-26", "2011-12-27"]))
     assert cal["days_to_christmas"].tolist() == [1, 365, 364]
     assert cal["is_uk_bank_holiday"].tolist() == [0, 1, 1]
-    assert cal["day_of_week"].tolist() == [5, 0, 1]
+    assert cal["day_of_week"].tolist() == [6, 1, 2]  # ISO, as dbt: Saturday, Monday, Tuesday
 
 
 def test_models_satisfy_the_protocol() -> None:

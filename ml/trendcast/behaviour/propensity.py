@@ -35,6 +35,7 @@ from trendcast.behaviour.customer_features import (
     purchase_labels,
 )
 from trendcast.exceptions import DataValidationError
+from trendcast.promotion_policy import shortfall
 from trendcast.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -259,25 +260,26 @@ def _decide(
     baselines: Mapping[str, Mapping[str, float]],
     champion: Mapping[str, float] | None,
     *,
-    auc_tolerance: float = 0.005,
-    log_loss_tolerance: float = 0.01,
+    margin: float,
 ) -> tuple[bool, str]:
-    """Promote when the challenger beats every baseline on ROC-AUC and log loss, and is not worse than the
-    champion's pipeline on the same split beyond small tolerances (ties promote: the newer data wins)."""
+    """Promote when the challenger beats every baseline on ROC-AUC and log loss, and beats a champion of another
+    pipeline on the same split by ``margin`` on both (:mod:`trendcast.promotion_policy`)."""
     failures = []
     for name, base in baselines.items():
-        if challenger["roc_auc"] <= base["roc_auc"]:
-            failures.append(f"roc_auc {challenger['roc_auc']:.4f} not above {name}'s {base['roc_auc']:.4f}")
-        if challenger["log_loss"] >= base["log_loss"]:
-            failures.append(f"log_loss {challenger['log_loss']:.4f} not below {name}'s {base['log_loss']:.4f}")
+        for metric, higher in (("roc_auc", True), ("log_loss", False)):
+            why = shortfall(metric, challenger[metric], base[metric], name, margin=0.0, higher_is_better=higher)
+            if why:
+                failures.append(why)
     if champion is not None:
-        if challenger["roc_auc"] < champion["roc_auc"] - auc_tolerance:
-            failures.append(f"roc_auc {challenger['roc_auc']:.4f} below the champion's {champion['roc_auc']:.4f}")
-        if challenger["log_loss"] > champion["log_loss"] * (1 + log_loss_tolerance):
-            failures.append(f"log_loss {challenger['log_loss']:.4f} above the champion's {champion['log_loss']:.4f}")
+        for metric, higher in (("roc_auc", True), ("log_loss", False)):
+            why = shortfall(
+                metric, challenger[metric], champion[metric], "the champion", margin=margin, higher_is_better=higher
+            )
+            if why:
+                failures.append(why)
     if failures:
         return False, "; ".join(failures)
-    versus = "the champion's pipeline" if champion is not None else "no champion yet"
+    versus = "the champion's pipeline" if champion is not None else "no champion of another pipeline"
     return (
         True,
         f"roc_auc {challenger['roc_auc']:.4f}, log_loss {challenger['log_loss']:.4f} beat the baselines; {versus}",
@@ -334,12 +336,13 @@ def train_propensity(
     if champion is not None:
         _, _, run_params = tracking.load_sklearn_version(TARGET, champion.version, settings)
         champion_params = _params_from_run(run_params)
-        if champion_params is None or champion_params == params:
-            champion_metrics = evaluation.metrics["xgboost"]  # same pipeline: same split, same numbers
-        else:
+        # The same pipeline refitted: same split, same numbers, so nothing to compare and the newer data wins.
+        if champion_params is not None and champion_params != params:
             champion_metrics = evaluate_propensity(activity, champion_params).metrics["xgboost"]
     baselines = {k: evaluation.metrics[k] for k in ("logistic_rfm", "recency_rule")}
-    promoted, reason = _decide(evaluation.metrics["xgboost"], baselines, champion_metrics)
+    promoted, reason = _decide(
+        evaluation.metrics["xgboost"], baselines, champion_metrics, margin=settings.promotion_margin
+    )
     tags = {"promotion": "promoted" if promoted else "rejected", "promotion_reason": reason}
     if promoted:
         tracking.set_alias(TARGET, info.version, tracking.CHAMPION, settings, tags)

@@ -48,11 +48,11 @@ from trendcast.behaviour.recommendations import (
 )
 from trendcast.behaviour.scores import ScoreTable, write_scores
 from trendcast.exceptions import ModelNotFoundError
+from trendcast.promotion_policy import improves
 from trendcast.settings import Settings, get_settings
 
 __all__ = [
     "TARGET",
-    "PROMOTION_MARGIN",
     "RECOMMENDATIONS_TABLE",
     "TrainResult",
     "train_recommenders",
@@ -63,8 +63,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TARGET = "recommendations"  # registered model trendcast-recommendations, experiment trendcast/recommendations
-#: Relative NDCG@10 gain over the champion (same split) a challenger needs; damps alias churn between equals.
-PROMOTION_MARGIN = 0.01
 RECOMMENDATIONS_TABLE = ScoreTable(
     name="customer_recommendations",
     columns={
@@ -271,18 +269,18 @@ def train_recommenders(
     best = max(versions, key=lambda f: metrics[f]["ndcg@10"])
     best_ndcg = metrics[best]["ndcg@10"]
     champ_version, champ_split, champ_ndcg = _champion_metric(settings)
-    if best_ndcg <= baseline["ndcg@10"]:
+    if not improves(best_ndcg, baseline["ndcg@10"], margin=0.0, higher_is_better=True):
         promoted, reason = False, f"{best} NDCG@10 {best_ndcg:.4f} does not beat popularity {baseline['ndcg@10']:.4f}"
     elif (
         champ_version is not None
         and champ_split == signature
         and champ_ndcg is not None
-        and best_ndcg <= champ_ndcg * (1 + PROMOTION_MARGIN)
+        and not improves(best_ndcg, champ_ndcg, margin=settings.promotion_margin, higher_is_better=True)
     ):
         promoted, reason = (
             False,
             f"{best} NDCG@10 {best_ndcg:.4f} does not beat champion v{champ_version} {champ_ndcg:.4f} "
-            f"by {PROMOTION_MARGIN:.0%}",
+            f"by {settings.promotion_margin:.0%}",
         )
     else:
         promoted = True

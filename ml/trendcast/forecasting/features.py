@@ -3,7 +3,8 @@
 Two families:
 
 * **per-day (mart) features**, the columns the dbt mart ``ml_item_daily_sales`` will provide under the same names:
-  calendar (``day_of_week`` 0 = Monday, ``month``, ``day_of_year``, ``is_uk_bank_holiday``, ``days_to_christmas``)
+  calendar (``day_of_week`` 1 = Monday as in dbt, ``month``, ``day_of_year``, ``is_uk_bank_holiday``,
+  ``days_to_christmas``)
   and lags of at least 28 days relative to the target day (``lag_28``, ``lag_35``, ``lag_364``,
   ``roll_mean_7_lag28``, ``roll_mean_28_lag28``). With a horizon of at most 28 days they never reach past the
   cutoff; for longer horizons :func:`direct_features` masks them.
@@ -19,17 +20,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from dateutil.easter import easter
 
+from trendcast.bank_holidays import iso_day_of_week, uk_bank_holidays
 from trendcast.forecasting.frames import ID_COL, TARGET_COL, TIME_COL
 
 __all__ = [
     "MART_FEATURES",
-    "uk_bank_holidays",
     "calendar_features",
     "lag_features",
     "SeriesMatrix",
@@ -53,47 +52,11 @@ MART_FEATURES = [
     "price",
 ]
 _MEAN_WINDOWS = (7, 14, 28, 56, 91, 182, 364)
-_ONE_OFF_HOLIDAYS = ("2002-06-03", "2002-06-04", "2011-04-29", "2012-06-05", "2022-06-03", "2022-09-19", "2023-05-08")
-
-
-@lru_cache(maxsize=64)
-def _bank_holidays_of(year: int) -> frozenset[pd.Timestamp]:
-    def substitute(day: pd.Timestamp, taken: set[pd.Timestamp]) -> pd.Timestamp:
-        while day.dayofweek >= 5 or day in taken:
-            day += pd.Timedelta(days=1)
-        return day
-
-    days: set[pd.Timestamp] = set()
-    days.add(substitute(pd.Timestamp(year, 1, 1), days))
-    e = pd.Timestamp(easter(year))
-    days |= {e - pd.Timedelta(days=2), e + pd.Timedelta(days=1)}
-    may = pd.date_range(f"{year}-05-01", f"{year}-05-31")
-    mondays = may[may.dayofweek == 0]
-    if year not in (1995, 2020):  # early May holiday moved to VE day those years
-        days.add(mondays[0])
-    else:
-        days.add(pd.Timestamp(year, 5, 8))
-    if year not in (2002, 2012, 2022):  # spring holiday moved for jubilees
-        days.add(mondays[-1])
-    aug = pd.date_range(f"{year}-08-01", f"{year}-08-31")
-    days.add(aug[aug.dayofweek == 0][-1])
-    xmas = substitute(pd.Timestamp(year, 12, 25), days)
-    days.add(xmas)
-    days.add(substitute(pd.Timestamp(year, 12, 26), days))
-    days |= {pd.Timestamp(d) for d in _ONE_OFF_HOLIDAYS if pd.Timestamp(d).year == year}
-    return frozenset(days)
-
-
-def uk_bank_holidays(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
-    """England & Wales bank holidays between ``start`` and ``end`` (rules + one-off royal/jubilee days)."""
-    start, end = pd.Timestamp(start), pd.Timestamp(end)
-    days = sorted(d for y in range(start.year, end.year + 1) for d in _bank_holidays_of(y) if start <= d <= end)
-    return pd.DatetimeIndex(days)
 
 
 def calendar_features(ds: pd.Series | pd.DatetimeIndex) -> pd.DataFrame:
-    """Calendar columns of each date: day_of_week (0 = Monday), month, day_of_year, is_uk_bank_holiday,
-    days_to_christmas (days until the next 25 December, 0 on the day)."""
+    """Calendar columns of each date: day_of_week (ISO: 1 = Monday, as the mart), month, day_of_year,
+    is_uk_bank_holiday, days_to_christmas (days until the next 25 December, 0 on the day)."""
     ds = pd.DatetimeIndex(ds)
     hol = uk_bank_holidays(ds.min(), ds.max()) if len(ds) else pd.DatetimeIndex([])
     xmas = pd.to_datetime({"year": ds.year, "month": 12, "day": 25})
@@ -103,7 +66,7 @@ def calendar_features(ds: pd.Series | pd.DatetimeIndex) -> pd.DataFrame:
     to_xmas = np.where(to_xmas < 0, (next_year - ds).days.to_numpy(), to_xmas)
     return pd.DataFrame(
         {
-            "day_of_week": ds.dayofweek.to_numpy(dtype=np.int8),
+            "day_of_week": iso_day_of_week(ds).to_numpy(dtype=np.int8),
             "month": ds.month.to_numpy(dtype=np.int8),
             "day_of_year": ds.dayofyear.to_numpy(dtype=np.int16),
             "is_uk_bank_holiday": ds.isin(hol).astype(np.int8),
@@ -305,7 +268,7 @@ def direct_features(
         dow = cal["day_of_week"].to_numpy()
         hi = np.clip(o + 1, 0, m.cum.shape[1] - 1)
         lo = np.clip(o + 1 - 182, 0, m.cum.shape[1] - 1)
-        d_sum = m.cum_dow[dow, r, hi] - m.cum_dow[dow, r, lo]
+        d_sum = m.cum_dow[dow - 1, r, hi] - m.cum_dow[dow - 1, r, lo]  # ISO 1-7 -> rows 0-6
         all_sum = m.cum[r, hi] - m.cum[r, lo]
         out["dow_share"] = np.where(all_sum > 0, 7 * d_sum / all_sum, np.nan)
         out["ly_week_ratio"] = (out["ly_week"] + 0.1) / (out["mean_28"] + 0.1)

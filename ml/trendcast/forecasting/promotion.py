@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from trendcast.exceptions import ModelNotFoundError
 from trendcast.forecasting.mlflow_session import registered_model_name, tracking_session
 from trendcast.forecasting.registry import CHAMPION, ModelInfo, finite, resolve_version
+from trendcast.promotion_policy import shortfall
 from trendcast.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -134,6 +135,10 @@ def promote_if_better(
     return decision
 
 
+def _lower(margin: float) -> dict[str, Any]:
+    return {"margin": margin, "higher_is_better": False}
+
+
 def _decide(
     target: str,
     name: str,
@@ -156,16 +161,17 @@ def _decide(
     if bias is None or not BIAS_RANGE[0] <= bias <= BIAS_RANGE[1]:
         shown = "none" if bias is None else f"{bias:.2f}"
         failures.append(f"bias {shown} outside [{BIAS_RANGE[0]}, {BIAS_RANGE[1]}]")
-    if wrmsse is not None and wrmsse > sn_wrmsse * (1 - margin):
-        failures.append(f"wrmsse {wrmsse:.4f} not {margin:.0%} below SeasonalNaive's {sn_wrmsse:.4f}")
+    if wrmsse is not None and (why := shortfall("wrmsse", wrmsse, sn_wrmsse, SEASONAL_NAIVE, **_lower(margin))):
+        failures.append(why)
     if rival is not None and champion_wrmsse is None:
         failures.append(
             f"champion v{rival.version} was evaluated on other folds {list(rival.fold_cutoffs)} than the "
             f"challenger {list(challenger.fold_cutoffs)}: pass its metrics on the challenger's folds as "
             f"baseline_metrics[{CHAMPION_KEY!r}]"
         )
-    elif rival is not None and wrmsse is not None and wrmsse > champion_wrmsse * (1 - margin):
-        failures.append(f"wrmsse {wrmsse:.4f} not {margin:.0%} below champion v{rival.version}'s {champion_wrmsse:.4f}")
+    elif rival is not None and wrmsse is not None:
+        if why := shortfall("wrmsse", wrmsse, champion_wrmsse, f"champion v{rival.version}", **_lower(margin)):
+            failures.append(why)
     if failures:
         reason = "; ".join(failures)
     else:

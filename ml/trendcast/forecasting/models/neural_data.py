@@ -48,8 +48,8 @@ def calendar_features(days: np.ndarray) -> np.ndarray:
     out[:, 10] = np.cos(doy_angle)
     # Days until the next 25 December; retail demand ramps up for weeks before it.
     years = dates.year.to_numpy()
-    xmas = pd.to_datetime({"year": years, "month": 12, "day": 25}).to_numpy().astype("datetime64[D]")
-    xmas = np.where(dates.to_numpy().astype("datetime64[D]") > xmas, xmas + np.timedelta64(365, "D"), xmas)
+    past = dates.to_numpy().astype("datetime64[D]") > pd.to_datetime({"year": years, "month": 12, "day": 25}).to_numpy()
+    xmas = pd.to_datetime({"year": years + past, "month": 12, "day": 25}).to_numpy().astype("datetime64[D]")
     to_xmas = (xmas - dates.to_numpy().astype("datetime64[D]")).astype(np.int64)
     out[:, 11] = np.clip(1.0 - to_xmas / _XMAS_DAYS, 0.0, 1.0)
     return out
